@@ -1,0 +1,69 @@
+// Runs a real memcached on loopback (from Debian's package) to check the workload client.
+#include <migrate/detail/process.hpp>
+#include <migrate/workload/memcached.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+using namespace migrate;
+using namespace std::chrono_literals;
+
+namespace {
+struct local_memcached {
+    int pid = 0;
+    std::uint16_t port;
+    explicit local_memcached(std::uint16_t p) : port(p) {
+        auto r = detail::spawn_daemon({"memcached", "-u", "nobody", "-l", "127.0.0.1", "-p", std::to_string(p),
+                                       "-U", std::to_string(p), "-m", "64"},
+                                      "/tmp/migrate-unit-memcached.log");
+        REQUIRE(r);
+        pid = *r;
+        for (int i = 0; i < 100; ++i) {
+            if (workload::memcached_client::connect("127.0.0.1", port, 200ms)) return;
+            std::this_thread::sleep_for(20ms);
+        }
+        FAIL("memcached did not start on 127.0.0.1:" << port);
+    }
+    ~local_memcached() { detail::kill_and_wait(pid); }
+};
+}  // namespace
+
+TEST_CASE("the data set is deterministic and distinct per key", "[memcached]") {
+    workload::memcached_dataset ds{.prefix = "k", .items = 10, .value_size = 64};
+    CHECK(ds.key(3) == "k:00000003");
+    CHECK(ds.value(3) == ds.value(3));
+    CHECK(ds.value(3) != ds.value(4));
+    CHECK(ds.value(3).size() == 64);
+}
+
+TEST_CASE("load and verify a data set against a real memcached", "[memcached]") {
+    local_memcached mc{21911};
+    auto c = workload::memcached_client::connect("127.0.0.1", mc.port);
+    REQUIRE(c);
+    workload::memcached_dataset ds{.prefix = "unit", .items = 1500, .value_size = 300};
+    REQUIRE(c->load(ds));
+    auto n = c->count_intact(ds);
+    REQUIRE(n);
+    CHECK(*n == 1500);
+
+    // A changed value is not counted as intact.
+    REQUIRE(c->set(ds.key(7), "tampered"));
+    CHECK(*c->count_intact(ds) == 1499);
+    auto v = c->get(ds.key(8));
+    REQUIRE(v);
+    CHECK(v->value() == ds.value(8));
+    CHECK_FALSE(c->get("absent-key")->has_value());
+
+    // The UDP probe sees the right value, and not a wrong one.
+    CHECK(workload::memcached_udp_get("127.0.0.1", mc.port, ds.key(8), ds.value(8), 500ms));
+    CHECK_FALSE(workload::memcached_udp_get("127.0.0.1", mc.port, ds.key(8), "nope", 500ms));
+}
+
+TEST_CASE("connecting to nothing says where", "[memcached]") {
+    auto c = workload::memcached_client::connect("127.0.0.1", 1, 500ms);
+    REQUIRE_FALSE(c);
+    CHECK(c.error_code() == condition::unavailable);
+    CHECK_THAT(c.error().message, Catch::Contains("127.0.0.1:1"));
+    CHECK_FALSE(workload::memcached_udp_get("127.0.0.1", 1, "k", "v", 100ms));
+}
