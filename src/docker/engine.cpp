@@ -1,0 +1,562 @@
+// Docker Engine API v1.41 over a unix socket. Routes used: see docs/docker-engine.md.
+#include <migrate/docker/engine.hpp>
+#include <migrate/docker/wire.hpp>
+#include <migrate/detail/process.hpp>
+#include <migrate/image/tar_writer.hpp>
+
+#include "http.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+#include <random>
+
+namespace migrate::docker {
+
+using detail::http_client;
+using detail::http_request;
+using detail::http_response;
+
+namespace {
+
+std::string q(std::string_view s) { return http_client::escape(s); }
+std::string seg(std::string_view s) { return http_client::escape(s); }
+std::string image_seg(std::string_view s) { return http_client::escape(s, true); }
+
+std::string quoted(std::string_view kind, std::string_view name) { return fmt::format("{} '{}'", kind, name); }
+
+// Replays the bytes already read for sniffing, then the rest of the source.
+class prefixed_source final : public byte_source {
+public:
+    prefixed_source(std::vector<std::byte> head, byte_source& rest) : head_(std::move(head)), rest_(rest) {}
+    result<std::size_t> read(std::span<std::byte> buf) override {
+        if (pos_ < head_.size()) {
+            std::size_t n = std::min(buf.size(), head_.size() - pos_);
+            std::memcpy(buf.data(), head_.data() + pos_, n);
+            pos_ += n;
+            return n;
+        }
+        return rest_.read(buf);
+    }
+private:
+    std::vector<std::byte> head_;
+    std::size_t pos_ = 0;
+    byte_source& rest_;
+};
+
+result<std::vector<std::byte>> read_head(byte_source& src, std::size_t want) {
+    std::vector<std::byte> head(want);
+    std::size_t got = 0;
+    while (got < want) {
+        auto n = src.read(std::span(head).subspan(got));
+        if (!n) return n.error();
+        if (*n == 0) break;
+        got += *n;
+    }
+    head.resize(got);
+    return head;
+}
+
+std::string hex_preview(const std::vector<std::byte>& b) {
+    std::string s;
+    for (std::size_t i = 0; i < std::min<std::size_t>(b.size(), 8); ++i)
+        s += fmt::format("{:02x}", static_cast<unsigned>(b[i]));
+    return s.empty() ? "none" : s;
+}
+
+// Whether a daemon complaint about an uploaded archive is about the archive itself.
+bool archive_complaint(std::string_view msg) {
+    for (std::string_view k : {"tar", "EOF", "manifest", "json", "no such file", "invalid", "gzip", "archive"})
+        if (msg.find(k) != std::string_view::npos) return true;
+    return false;
+}
+
+class string_sink final : public byte_sink {
+public:
+    std::string data;
+    result<void> write(std::span<const std::byte> c) override {
+        data.append(reinterpret_cast<const char*>(c.data()), c.size());
+        return {};
+    }
+};
+
+class string_source final : public byte_source {
+public:
+    explicit string_source(std::string d) : data_(std::move(d)) {}
+    result<std::size_t> read(std::span<std::byte> b) override {
+        std::size_t n = std::min(b.size(), data_.size() - pos_);
+        std::memcpy(b.data(), data_.data() + pos_, n);
+        pos_ += n;
+        return n;
+    }
+private:
+    std::string data_;
+    std::size_t pos_ = 0;
+};
+
+// Feeds a JSON-lines answer into the parser as it arrives.
+class json_lines_sink final : public byte_sink {
+public:
+    wire::json_lines parser;
+    result<void> write(std::span<const std::byte> c) override {
+        return parser.feed({reinterpret_cast<const char*>(c.data()), c.size()});
+    }
+};
+
+}  // namespace
+
+struct engine::impl {
+    engine_options opts;
+    http_client http;
+    std::optional<std::filesystem::path> root_dir;
+
+    explicit impl(engine_options o)
+        : opts(std::move(o)), http(opts.socket, opts.api_version, opts.connect_timeout, opts.stall_timeout,
+                                   opts.chunk_size) {}
+
+    std::string endpoint() const { return http.endpoint(); }
+
+    http_request small(const char* method, std::string target) const {
+        http_request r;
+        r.method = method;
+        r.target = std::move(target);
+        r.timeout = opts.request_timeout;
+        return r;
+    }
+    http_request with_json(const char* method, std::string target, const json& body) const {
+        auto r = small(method, std::move(target));
+        r.json_body = body.dump();
+        r.has_json = true;
+        return r;
+    }
+
+    /// Sends; a non-2xx status (304 counts as success: the state already holds) becomes the
+    /// mapped failure naming `what`.
+    result<http_response> call(const http_request& req, std::string_view what) {
+        auto r = http.send(req);
+        if (!r) return r.error();
+        if ((r->status >= 200 && r->status < 300) || r->status == 304) return r;
+        return wire::status_failure(r->status, r->body, what, endpoint());
+    }
+
+    result<json> call_json(const http_request& req, std::string_view what) {
+        auto r = call(req, what);
+        if (!r) return r.error();
+        auto j = json::parse(r->body, nullptr, false);
+        if (j.is_discarded())
+            return make_failure(error::protocol_error, fmt::format("{} {} on {}: answer is not JSON: {}", req.method,
+                                                                   req.target, endpoint(), r->body.substr(0, 200)));
+        return j;
+    }
+
+    result<std::filesystem::path> docker_root() {
+        if (root_dir) return *root_dir;
+        auto info = call_json(small("GET", "/info"), "daemon info");
+        if (!info) return info.error();
+        auto it = info->find("DockerRootDir");
+        if (it == info->end() || !it->is_string())
+            return make_failure(error::protocol_error, "GET /info on " + endpoint() + " lacks DockerRootDir");
+        root_dir = std::filesystem::path(it->get<std::string>());
+        return *root_dir;
+    }
+
+    /// Streams `src` (checked to look like an archive first) as the body of `target`,
+    /// collecting the JSON-lines answer. `input` names the input in messages.
+    result<wire::json_lines> upload_archive(const char* method, const std::string& target, byte_source& src,
+                                            std::string_view input, std::string_view what) {
+        auto head = read_head(src, 512);
+        if (!head) return head.error();
+        if (!image::looks_like_archive(*head))
+            return make_failure(error::corrupt_artifact,
+                fmt::format("{} is not a tar archive ({} bytes read, first bytes {}); nothing was sent to {}", input,
+                            head->size(), hex_preview(*head), endpoint()));
+        prefixed_source body(std::move(*head), src);
+        json_lines_sink answer;
+        http_request req;
+        req.method = method;
+        req.target = target;
+        req.upload = &body;
+        req.download = &answer;
+        auto r = http.send(req);
+        if (!r) return r.error();
+        if (r->status < 200 || r->status >= 300) {
+            auto f = wire::status_failure(r->status, r->body, what, endpoint());
+            if (r->status >= 500 && archive_complaint(f.message))
+                return make_failure(error::corrupt_artifact, fmt::format("{} was rejected: {}", input, f.message));
+            return f;
+        }
+        MIGRATE_TRY(answer.parser.finish());
+        if (auto& e = answer.parser.error())
+            return make_failure(archive_complaint(*e) ? error::corrupt_artifact : error::daemon_error,
+                                fmt::format("{} was rejected by {}: {}", input, endpoint(), *e));
+        return std::move(answer.parser);
+    }
+
+    result<void> ensure_helper_image(engine& self) {
+        auto existing = self.inspect_image(opts.helper_image);
+        if (existing) return {};
+        if (existing.error_code() != error::not_found) return existing.error();
+        // A rootfs with just the mount point: never started, so it needs no program.
+        string_sink tar;
+        image::tar_writer w(tar);
+        MIGRATE_TRY(w.add_directory("v", {0755}));
+        MIGRATE_TRY(w.add_directory("tmp", {01777}));
+        MIGRATE_TRY(w.finish());
+        string_source src(std::move(tar.data));
+        auto id = self.import_image(src, opts.helper_image,
+                                    {"LABEL org.migrate.helper=volume", "CMD [\"/migrate-helper-never-started\"]"});
+        if (!id) return id.error();
+        return {};
+    }
+
+    /// A never-started container with `volume` at /v; removed by the returned guard.
+    struct helper_guard {
+        engine* self = nullptr;
+        std::string id;
+        helper_guard() = default;
+        helper_guard(const helper_guard&) = delete;
+        helper_guard& operator=(const helper_guard&) = delete;
+        helper_guard(helper_guard&& o) noexcept : self(o.self), id(std::move(o.id)) { o.self = nullptr; }
+        ~helper_guard() { if (self && !id.empty()) (void)self->remove(id, true); }
+    };
+
+    result<void> make_helper(engine& self, std::string_view volume, helper_guard& guard) {
+        // Without this check, creating the helper would silently create the volume.
+        auto v = self.inspect_volume(volume);
+        if (!v) return v.error();
+        MIGRATE_TRY(ensure_helper_image(self));
+        static thread_local std::mt19937_64 rng{std::random_device{}()};
+        container_spec spec;
+        spec.name = fmt::format("migrate-helper-{:x}", rng() & 0xffffffffffull);
+        spec.image = opts.helper_image;
+        spec.cmd = {"/migrate-helper-never-started"};
+        spec.labels["org.migrate.helper"] = "volume";
+        spec.network_mode = "none";
+        spec.mounts.push_back({mount_spec::kind::volume, std::string(volume), "/v", false});
+        auto id = self.create(spec);
+        if (!id) return id.error();
+        guard.self = &self;
+        guard.id = *id;
+        return {};
+    }
+
+    result<std::filesystem::path> checkpoint_dir(engine& self, std::string_view id, std::string_view name) {
+        if (name.empty() || name.find('/') != std::string_view::npos || name == "." || name == "..")
+            return make_failure(error::invalid_argument, fmt::format("checkpoint name '{}' is not a plain name", name));
+        auto c = self.inspect(id);
+        if (!c) return c.error();
+        auto root = docker_root();
+        if (!root) return root.error();
+        auto container_dir = *root / "containers" / c->id;
+        std::error_code ec;
+        if (!std::filesystem::is_directory(container_dir, ec))
+            return make_failure(error::unsupported,
+                fmt::format("{} is not visible here: checkpoint files of {} are read and written in the daemon's "
+                            "data root, so this needs the SDK on the same machine as the daemon",
+                            container_dir.string(), endpoint()));
+        return container_dir / "checkpoints" / std::string(name);
+    }
+};
+
+engine::engine(engine_options opts) {
+    if (auto v = opts.validate(); !v) throw migration_error(v.error());
+    impl_ = std::make_unique<impl>(std::move(opts));
+}
+
+result<std::unique_ptr<engine>> engine::make(engine_options opts) {
+    if (auto v = opts.validate(); !v) return v.error();
+    return std::make_unique<engine>(std::move(opts));
+}
+
+engine::~engine() = default;
+engine::engine(engine&&) noexcept = default;
+engine& engine::operator=(engine&&) noexcept = default;
+
+const engine_options& engine::options() const noexcept { return impl_->opts; }
+std::string engine::endpoint() const { return impl_->endpoint(); }
+
+result<void> engine::ping() {
+    auto r = impl_->call(impl_->small("GET", "/_ping"), "ping");
+    if (!r) return r.error();
+    return {};
+}
+
+result<runtime_version> engine::version() {
+    auto v = impl_->call_json(impl_->small("GET", "/version"), "daemon version");
+    if (!v) return v.error();
+    auto info = impl_->call_json(impl_->small("GET", "/info"), "daemon info");
+    if (!info) return info.error();
+    runtime_version out;
+    out.version = v->value("Version", "");
+    out.api_version = v->value("ApiVersion", "");
+    out.experimental = info->value("ExperimentalBuild", false);
+    out.root_dir = info->value("DockerRootDir", "");
+    if (!out.root_dir.empty()) impl_->root_dir = out.root_dir;
+    if (out.version.empty())
+        return make_failure(error::protocol_error, "GET /version on " + endpoint() + " lacks Version");
+    return out;
+}
+
+// --- containers ----------------------------------------------------------------------------
+
+result<container_info> engine::inspect(std::string_view name_or_id) {
+    auto j = impl_->call_json(impl_->small("GET", "/containers/" + seg(name_or_id) + "/json"),
+                              quoted("container", name_or_id));
+    if (!j) return j.error();
+    return wire::container_from_inspect(*j);
+}
+
+result<std::string> engine::create(const container_spec& spec) {
+    if (spec.image.empty())
+        return make_failure(error::invalid_argument, "container_spec.image: must not be empty");
+    std::string target = "/containers/create";
+    if (!spec.name.empty()) target += "?name=" + q(spec.name);
+    auto what = fmt::format("container '{}' (image '{}')", spec.name, spec.image);
+    auto j = impl_->call_json(impl_->with_json("POST", target, wire::create_body(spec)), what);
+    if (!j) return j.error();
+    auto it = j->find("Id");
+    if (it == j->end() || !it->is_string())
+        return make_failure(error::protocol_error, "create answer on " + endpoint() + " lacks Id");
+    return it->get<std::string>();
+}
+
+result<void> engine::start(std::string_view id) {
+    auto r = impl_->call(impl_->small("POST", "/containers/" + seg(id) + "/start"), quoted("container", id));
+    if (!r) return r.error();
+    return {};
+}
+
+result<void> engine::stop(std::string_view id, std::chrono::seconds grace) {
+    auto req = impl_->small("POST", fmt::format("/containers/{}/stop?t={}", seg(id), grace.count()));
+    req.timeout += std::chrono::duration_cast<std::chrono::milliseconds>(grace);
+    auto r = impl_->call(req, quoted("container", id));
+    if (!r) return r.error();
+    return {};
+}
+
+result<void> engine::pause(std::string_view id) {
+    auto r = impl_->call(impl_->small("POST", "/containers/" + seg(id) + "/pause"), quoted("container", id));
+    if (!r) return r.error();
+    return {};
+}
+
+result<void> engine::unpause(std::string_view id) {
+    auto r = impl_->call(impl_->small("POST", "/containers/" + seg(id) + "/unpause"), quoted("container", id));
+    if (!r) return r.error();
+    return {};
+}
+
+result<void> engine::remove(std::string_view id, bool force) {
+    auto r = impl_->call(impl_->small("DELETE", fmt::format("/containers/{}?force={}&v=0", seg(id), force ? 1 : 0)),
+                         quoted("container", id));
+    if (!r) return r.error();
+    return {};
+}
+
+// --- filesystem and images -----------------------------------------------------------------
+
+result<void> engine::export_container(std::string_view id, byte_sink& out) {
+    http_request req;
+    req.target = "/containers/" + seg(id) + "/export";
+    req.download = &out;
+    auto r = impl_->call(req, quoted("container", id));
+    if (!r) return r.error();
+    return {};
+}
+
+result<std::string> engine::import_image(byte_source& rootfs_tar, std::string_view reference,
+                                         const std::vector<std::string>& changes) {
+    auto [repo, tag] = wire::split_reference(reference);
+    std::string target = "/images/create?fromSrc=-";
+    if (!repo.empty()) target += "&repo=" + q(repo);
+    if (!tag.empty()) target += "&tag=" + q(tag);
+    for (auto& c : changes) target += "&changes=" + q(c);
+    auto answer = impl_->upload_archive("POST", target, rootfs_tar,
+                                        fmt::format("the rootfs tar given to import_image('{}')", reference),
+                                        quoted("import of image", reference));
+    if (!answer) return answer.error();
+    const auto& id = answer->last_status();
+    if (id.rfind("sha256:", 0) != 0)
+        return make_failure(error::protocol_error,
+                            fmt::format("import of '{}' on {} answered no image id (last status '{}')", reference,
+                                        endpoint(), id));
+    return id;
+}
+
+result<std::string> engine::commit(std::string_view id, std::string_view reference, bool pause) {
+    auto [repo, tag] = wire::split_reference(reference);
+    std::string target = "/commit?container=" + q(id) + "&pause=" + (pause ? "1" : "0");
+    if (!repo.empty()) target += "&repo=" + q(repo);
+    if (!tag.empty()) target += "&tag=" + q(tag);
+    auto j = impl_->call_json(impl_->with_json("POST", target, json::object()), quoted("container", id));
+    if (!j) return j.error();
+    auto it = j->find("Id");
+    if (it == j->end() || !it->is_string())
+        return make_failure(error::protocol_error, "commit answer on " + endpoint() + " lacks Id");
+    return it->get<std::string>();
+}
+
+result<void> engine::save_images(const std::vector<std::string>& references, byte_sink& out) {
+    if (references.empty()) return make_failure(error::invalid_argument, "save_images: no image references given");
+    std::string target = "/images/get?";
+    std::string names;
+    for (auto& r : references) {
+        target += (target.back() == '?' ? "names=" : "&names=") + q(r);
+        names += (names.empty() ? "" : ", ") + r;
+    }
+    http_request req;
+    req.target = target;
+    req.download = &out;
+    auto r = impl_->call(req, fmt::format("image(s) {}", names));
+    if (!r) return r.error();
+    return {};
+}
+
+result<std::vector<std::string>> engine::load_images(byte_source& tar) {
+    auto answer = impl_->upload_archive("POST", "/images/load?quiet=1", tar, "the image tar given to load_images",
+                                        "image load");
+    if (!answer) return answer.error();
+    auto loaded = wire::loaded_images(answer->streams());
+    if (loaded.empty())
+        return make_failure(error::corrupt_artifact, "the image tar given to load_images held no image (" +
+                                                         endpoint() + " loaded nothing)");
+    return loaded;
+}
+
+result<image_info> engine::inspect_image(std::string_view reference) {
+    auto j = impl_->call_json(impl_->small("GET", "/images/" + image_seg(reference) + "/json"),
+                              quoted("image", reference));
+    if (!j) return j.error();
+    return wire::image_from_inspect(*j);
+}
+
+result<void> engine::remove_image(std::string_view reference, bool force) {
+    auto r = impl_->call(impl_->small("DELETE", fmt::format("/images/{}?force={}", image_seg(reference), force ? 1 : 0)),
+                         quoted("image", reference));
+    if (!r) return r.error();
+    return {};
+}
+
+// --- volumes -------------------------------------------------------------------------------
+
+result<volume_info> engine::create_volume(std::string_view name, const std::map<std::string, std::string>& labels) {
+    json body = {{"Name", name}, {"Labels", json::object()}};
+    for (auto& [k, v] : labels) body["Labels"][k] = v;
+    auto j = impl_->call_json(impl_->with_json("POST", "/volumes/create", body), quoted("volume", name));
+    if (!j) return j.error();
+    return wire::volume_from_json(*j);
+}
+
+result<volume_info> engine::inspect_volume(std::string_view name) {
+    auto j = impl_->call_json(impl_->small("GET", "/volumes/" + seg(name)), quoted("volume", name));
+    if (!j) return j.error();
+    return wire::volume_from_json(*j);
+}
+
+result<void> engine::remove_volume(std::string_view name, bool force) {
+    auto r = impl_->call(impl_->small("DELETE", fmt::format("/volumes/{}?force={}", seg(name), force ? 1 : 0)),
+                         quoted("volume", name));
+    if (!r) return r.error();
+    return {};
+}
+
+result<void> engine::export_volume(std::string_view name, byte_sink& out) {
+    impl::helper_guard helper;
+    MIGRATE_TRY(impl_->make_helper(*this, name, helper));
+    http_request req;
+    // "/v/." makes the archive's paths relative to the volume root ("./a.txt").
+    req.target = "/containers/" + seg(helper.id) + "/archive?path=" + q("/v/.");
+    req.download = &out;
+    auto r = impl_->call(req, quoted("volume", name));
+    if (!r) return r.error();
+    return {};
+}
+
+result<void> engine::import_volume(std::string_view name, byte_source& tar) {
+    // Check the archive before making a helper: garbage changes nothing.
+    auto head = read_head(tar, 512);
+    if (!head) return head.error();
+    if (!image::looks_like_archive(*head))
+        return make_failure(error::corrupt_artifact,
+                            fmt::format("the tar given to import_volume('{}') is not a tar archive ({} bytes read, "
+                                        "first bytes {}); volume unchanged", name, head->size(), hex_preview(*head)));
+    prefixed_source body(std::move(*head), tar);
+    impl::helper_guard helper;
+    MIGRATE_TRY(impl_->make_helper(*this, name, helper));
+    http_request req;
+    req.method = "PUT";
+    req.target = "/containers/" + seg(helper.id) + "/archive?path=" + q("/v");
+    req.upload = &body;
+    auto r = impl_->call(req, quoted("volume", name));
+    if (!r) return r.error();
+    return {};
+}
+
+// --- checkpoints ---------------------------------------------------------------------------
+
+result<void> engine::create_checkpoint(std::string_view id, const checkpoint_options& opts) {
+    if (opts.name.empty()) return make_failure(error::invalid_argument, "checkpoint_options.name: must not be empty");
+    json body = {{"CheckpointID", opts.name}, {"Exit", opts.exit}};
+    auto r = impl_->call(impl_->with_json("POST", "/containers/" + seg(id) + "/checkpoints", body),
+                         fmt::format("checkpoint '{}' of container '{}'", opts.name, id));
+    if (!r) return r.error();
+    return {};
+}
+
+result<std::vector<std::string>> engine::list_checkpoints(std::string_view id) {
+    auto j = impl_->call_json(impl_->small("GET", "/containers/" + seg(id) + "/checkpoints"),
+                              quoted("container", id));
+    if (!j) return j.error();
+    std::vector<std::string> names;
+    if (j->is_array())
+        for (auto& c : *j)
+            if (c.is_object() && c.contains("Name") && c["Name"].is_string()) names.push_back(c["Name"].get<std::string>());
+    return names;
+}
+
+result<void> engine::delete_checkpoint(std::string_view id, std::string_view name) {
+    auto r = impl_->call(impl_->small("DELETE", "/containers/" + seg(id) + "/checkpoints/" + seg(name)),
+                         fmt::format("checkpoint '{}' of container '{}'", name, id));
+    if (!r) return r.error();
+    return {};
+}
+
+result<void> engine::export_checkpoint(std::string_view id, std::string_view name, byte_sink& out) {
+    auto dir = impl_->checkpoint_dir(*this, id, name);
+    if (!dir) return dir.error();
+    std::error_code ec;
+    if (!std::filesystem::is_directory(*dir, ec))
+        return make_failure(error::not_found, fmt::format("checkpoint '{}' of container '{}' not found on {} (no {})",
+                                                          name, id, endpoint(), dir->string()));
+    return migrate::detail::run_to_sink({"tar", "-C", dir->string(), "-cf", "-", "."}, out);
+}
+
+result<void> engine::import_checkpoint(std::string_view id, std::string_view name, byte_source& tar) {
+    auto dir = impl_->checkpoint_dir(*this, id, name);
+    if (!dir) return dir.error();
+    std::error_code ec;
+    std::filesystem::remove_all(*dir, ec);
+    std::filesystem::create_directories(*dir, ec);
+    if (ec)
+        return make_failure(error::io_error, fmt::format("cannot create {}: {}", dir->string(), ec.message()));
+    auto r = migrate::detail::run_from_source({"tar", "-C", dir->string(), "-xf", "-"}, tar);
+    if (!r) {
+        std::filesystem::remove_all(*dir, ec);  // a half-unpacked checkpoint must not be restored from
+        if (r.error_code() != error::command_failed) return r.error();
+        return make_failure(error::corrupt_artifact,
+                            fmt::format("checkpoint '{}' for container '{}' on {}: {}", name, id, endpoint(),
+                                        r.error().message));
+    }
+    return {};
+}
+
+result<void> engine::start_from_checkpoint(std::string_view id, std::string_view name) {
+    auto r = impl_->call(impl_->small("POST", fmt::format("/containers/{}/start?checkpoint={}", seg(id), q(name))),
+                         fmt::format("restore of container '{}' from checkpoint '{}'", id, name));
+    if (!r) return r.error();
+    return {};
+}
+
+}  // namespace migrate::docker
