@@ -145,9 +145,13 @@ result<http_response> http_client::send(const http_request& req) {
     std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
     switch (rc) {
         case CURLE_COULDNT_CONNECT:
-        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_HOST: {
+            std::error_code ec;
+            std::string why = std::filesystem::exists(socket_, ec) ? "connection refused (is dockerd running?)"
+                                                                   : "the socket " + socket_.string() + " does not exist";
             return make_failure(error::daemon_unreachable,
-                                fmt::format("cannot connect to {} ({}): {}", endpoint(), req.target, detail));
+                                fmt::format("cannot connect to {}: {} ({} {})", endpoint(), why, req.method, req.target));
+        }
         case CURLE_OPERATION_TIMEDOUT:
             return make_failure(error::timeout, fmt::format("{}: {}", where, detail));
         case CURLE_WRITE_ERROR:

@@ -28,7 +28,8 @@ bool meaningful(const json& v) {
     if (v.is_null()) return false;
     if (v.is_boolean()) return v.get<bool>();
     if (v.is_number()) return v != 0;
-    if (v.is_string() || v.is_array() || v.is_object()) return !v.empty();
+    if (v.is_string()) return !v.get_ref<const std::string&>().empty();
+    if (v.is_array() || v.is_object()) return !v.empty();
     return true;
 }
 
@@ -140,6 +141,7 @@ result<container_info> container_from_inspect(const json& doc) {
     for (const char* key : portable) {
         auto it = host.find(key);
         if (it == host.end() || !meaningful(*it)) continue;
+        if (std::string_view(key) == "ShmSize" && *it == 67108864) continue;  // the daemon's default
         if (std::string_view(key) == "RestartPolicy" && (str(*it, "Name").empty() || str(*it, "Name") == "no"))
             continue;
         s.extra_host_config[key] = *it;
