@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <optional>
 #include <random>
 
@@ -283,6 +285,51 @@ result<void> engine::ping() {
     return {};
 }
 
+result<std::vector<container_info>> engine::list_containers(bool all, std::string_view label) {
+    std::string target = fmt::format("/containers/json?all={}", all ? 1 : 0);
+    if (!label.empty()) target += "&filters=" + q(json{{"label", json::array({label})}}.dump());
+    auto j = impl_->call_json(impl_->small("GET", target), "container list");
+    if (!j) return j.error();
+    if (!j->is_array()) return make_failure(error::protocol_error, "GET /containers/json on " + endpoint() + " is not a list");
+    std::vector<container_info> out;
+    for (auto& c : *j) {
+        if (!c.is_object()) continue;
+        container_info i;
+        i.id = c.value("Id", "");
+        if (auto n = c.find("Names"); n != c.end() && n->is_array() && !n->empty() && (*n)[0].is_string()) {
+            i.name = (*n)[0].get<std::string>();
+            if (!i.name.empty() && i.name.front() == '/') i.name.erase(0, 1);
+        }
+        i.image_id = c.value("ImageID", "");
+        i.status = c.value("State", "");
+        i.running = i.status == "running" || i.status == "paused";
+        i.paused = i.status == "paused";
+        i.spec.name = i.name;
+        i.spec.image = c.value("Image", "");
+        if (auto l = c.find("Labels"); l != c.end() && l->is_object())
+            for (auto& [k, v] : l->items()) if (v.is_string()) i.spec.labels[k] = v.get<std::string>();
+        out.push_back(std::move(i));
+    }
+    return out;
+}
+
+result<std::vector<image_info>> engine::list_images() {
+    auto j = impl_->call_json(impl_->small("GET", "/images/json"), "image list");
+    if (!j) return j.error();
+    if (!j->is_array()) return make_failure(error::protocol_error, "GET /images/json on " + endpoint() + " is not a list");
+    std::vector<image_info> out;
+    for (auto& i : *j) {
+        if (!i.is_object()) continue;
+        image_info info;
+        info.id = i.value("Id", "");
+        if (auto t = i.find("RepoTags"); t != i.end() && t->is_array())
+            for (auto& x : *t) if (x.is_string()) info.tags.push_back(x.get<std::string>());
+        if (auto sz = i.find("Size"); sz != i.end() && sz->is_number_unsigned()) info.size = sz->get<std::uint64_t>();
+        out.push_back(std::move(info));
+    }
+    return out;
+}
+
 result<runtime_version> engine::version() {
     auto v = impl_->call_json(impl_->small("GET", "/version"), "daemon version");
     if (!v) return v.error();
@@ -552,10 +599,43 @@ result<void> engine::import_checkpoint(std::string_view id, std::string_view nam
     return {};
 }
 
+namespace {
+// True when `path` lies on a mount with shared propagation (per /proc/self/mountinfo).
+std::optional<bool> on_shared_mount(const std::filesystem::path& path) {
+    std::ifstream in("/proc/self/mountinfo");
+    if (!in) return std::nullopt;
+    std::string line, best_point, best_opts;
+    while (std::getline(in, line)) {
+        std::istringstream ls(line);
+        std::string id, parent, dev, root, point, opts, field, optional;
+        ls >> id >> parent >> dev >> root >> point >> opts;
+        while (ls >> field && field != "-") optional += field + " ";
+        auto p = path.string();
+        bool prefix = point == "/" || p == point || p.rfind(point + "/", 0) == 0;
+        if (prefix && point.size() >= best_point.size()) { best_point = point; best_opts = optional; }
+    }
+    if (best_point.empty()) return std::nullopt;
+    return best_opts.find("shared:") != std::string::npos;
+}
+}  // namespace
+
 result<void> engine::start_from_checkpoint(std::string_view id, std::string_view name) {
     auto r = impl_->call(impl_->small("POST", fmt::format("/containers/{}/start?checkpoint={}", seg(id), q(name))),
                          fmt::format("restore of container '{}' from checkpoint '{}'", id, name));
-    if (!r) return r.error();
+    if (!r) {
+        // Seen here: a checkpoint from another daemon fails to restore ("mnt-v2: Failed to copy
+        // sharing") when this daemon's data root is not on a shared mount. Say so.
+        auto f = r.error();
+        if (f.message.find("restore") != std::string::npos) {
+            std::error_code ec;
+            if (auto root = impl_->docker_root(); root && std::filesystem::exists(*root, ec))
+                if (auto shared = on_shared_mount(*root); shared && !*shared)
+                    f.message += fmt::format(" (hint: {0} is not on a shared mount; CRIU restores a checkpoint taken "
+                                             "on another daemon only when it is: `mount --bind {0} {0}; mount "
+                                             "--make-shared {0}` before starting dockerd)", root->string());
+        }
+        return f;
+    }
     return {};
 }
 

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace migrate::docker::wire {
 namespace {
 
@@ -130,6 +132,10 @@ result<container_info> container_from_inspect(const json& doc) {
             else continue;  // npipe, cluster: not portable
             if (!ms.target.empty()) s.mounts.push_back(std::move(ms));
         }
+        // The daemon lists mounts in map order, which differs between daemons: sort by target
+        // so equal containers give equal specs.
+        std::sort(s.mounts.begin(), s.mounts.end(),
+                  [](const mount_spec& x, const mount_spec& y) { return x.target < y.target; });
     }
     // Settings that mean the same on any daemon; host-specific ones (cgroup parent, devices,
     // log paths, ipc/pid modes naming other containers) are deliberately left behind.

@@ -247,10 +247,12 @@ image_recipe busybox_recipe() {
 image_recipe memcached_recipe(std::uint16_t port, unsigned memory_mb) {
     image_recipe r = busybox_recipe();
     r.rootfs.binaries = {"memcached"};
+    // Root, not nobody: CRIU here lacks CAP_SYS_RESOURCE and then cannot read the rlimits of
+    // a task owned by another user ("Can't get rlimit"), so a non-root memcached cannot be
+    // checkpointed. memcached refuses root unless told with -u.
     r.changes = {
         "ENV PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
-        "USER nobody",
-        "ENTRYPOINT [\"/usr/bin/memcached\"]",
+        "ENTRYPOINT [\"/usr/bin/memcached\", \"-u\", \"root\"]",
         fmt::format("CMD [\"-p\", \"{0}\", \"-U\", \"{0}\", \"-m\", \"{1}\"]", port, memory_mb),
         fmt::format("EXPOSE {0}/tcp {0}/udp", port),
     };

@@ -73,14 +73,14 @@ TEST_CASE("inspect JSON becomes a container_info with a portable spec", "[docker
     CHECK(s.labels.at("tier") == "edge");
     CHECK(s.exposed_ports == std::vector<std::string>{"11211/tcp", "11211/udp"});
     CHECK(s.network_mode == "host");
-    REQUIRE(s.mounts.size() == 2);
-    CHECK(s.mounts[0].type == mount_spec::kind::volume);
-    CHECK(s.mounts[0].source == "mcdata");          // the volume's name, not its host path
-    CHECK(s.mounts[0].target == "/data");
-    CHECK_FALSE(s.mounts[0].read_only);
-    CHECK(s.mounts[1].type == mount_spec::kind::bind);
-    CHECK(s.mounts[1].source == "/srv/conf");
-    CHECK(s.mounts[1].read_only);
+    REQUIRE(s.mounts.size() == 2);   // sorted by target
+    CHECK(s.mounts[1].type == mount_spec::kind::volume);
+    CHECK(s.mounts[1].source == "mcdata");          // the volume's name, not its host path
+    CHECK(s.mounts[1].target == "/data");
+    CHECK_FALSE(s.mounts[1].read_only);
+    CHECK(s.mounts[0].type == mount_spec::kind::bind);
+    CHECK(s.mounts[0].source == "/srv/conf");
+    CHECK(s.mounts[0].read_only);
     // Portable, non-default HostConfig fields are carried; defaults and host-specific ones not.
     CHECK(s.extra_host_config.at("CapAdd") == json::array({"NET_ADMIN"}));
     CHECK(s.extra_host_config.at("Memory") == 134217728);
@@ -108,8 +108,8 @@ TEST_CASE("create body from a spec recreates what inspect saw", "[docker][wire]"
     const json& host = body["HostConfig"];
     CHECK(host["NetworkMode"] == "host");
     REQUIRE(host["Mounts"].size() == 2);
-    CHECK(host["Mounts"][0] == json({{"Type", "volume"}, {"Source", "mcdata"}, {"Target", "/data"}, {"ReadOnly", false}}));
-    CHECK(host["Mounts"][1] == json({{"Type", "bind"}, {"Source", "/srv/conf"}, {"Target", "/conf"}, {"ReadOnly", true}}));
+    CHECK(host["Mounts"][1] == json({{"Type", "volume"}, {"Source", "mcdata"}, {"Target", "/data"}, {"ReadOnly", false}}));
+    CHECK(host["Mounts"][0] == json({{"Type", "bind"}, {"Source", "/srv/conf"}, {"Target", "/conf"}, {"ReadOnly", true}}));
     CHECK(host["CapAdd"] == json::array({"NET_ADMIN"}));
     CHECK(host["Memory"] == 134217728);
 

@@ -76,6 +76,13 @@ public:
     /// `GET /_ping`: ok when the daemon answers.
     result<void> ping();
 
+    /// `GET /containers/json`: containers (all states when `all`), optionally only those
+    /// carrying `label` ("key" or "key=value"). Summary fields only: id, name, image_id,
+    /// status, running, paused, spec.image and spec.labels.
+    result<std::vector<container_info>> list_containers(bool all = true, std::string_view label = {});
+    /// `GET /images/json`: id, tags and size of every image.
+    result<std::vector<image_info>> list_images();
+
     std::string endpoint() const override;
     result<runtime_version> version() override;
 

@@ -106,9 +106,10 @@ struct image_recipe {
 
 /// busybox alone (~2 MB): CMD ["/bin/sh"].
 image_recipe busybox_recipe();
-/// memcached + its libraries + busybox, /etc/passwd and /etc/group with `nobody`, running as
-/// nobody: ENTRYPOINT ["/usr/bin/memcached"], CMD ["-p", PORT, "-U", PORT, "-m", MB]
-/// (UDP on the same port, for the one-datagram downtime probe).
+/// memcached + its libraries + busybox, /etc/passwd and /etc/group (root, nobody):
+/// ENTRYPOINT ["/usr/bin/memcached", "-u", "root"], CMD ["-p", PORT, "-U", PORT, "-m", MB]
+/// (UDP on the same port, for the one-datagram downtime probe). It runs as root on purpose:
+/// without CAP_SYS_RESOURCE (as on these hosts) CRIU cannot dump a task of another user.
 image_recipe memcached_recipe(std::uint16_t port = 11211, unsigned memory_mb = 64);
 
 }  // namespace migrate::image
