@@ -44,13 +44,15 @@ const testbed::host& tb_host(std::string_view name) {
 
 docker::engine engine_on(std::string_view host) { return docker::engine({.socket = tb_host(host).socket}); }
 
+// Scratch files of this run; removed at exit.
 std::filesystem::path work_dir() {
-    static auto dir = [] {
-        auto d = std::filesystem::path("/var/tmp") / ("migrate-docker-test-" + std::to_string(::getpid()));
-        std::filesystem::create_directories(d);
-        return d;
-    }();
-    return dir;
+    struct scratch {
+        std::filesystem::path dir = std::filesystem::path("/var/tmp") / ("migrate-docker-test-" + std::to_string(::getpid()));
+        scratch() { std::filesystem::create_directories(dir); }
+        ~scratch() { std::error_code ec; std::filesystem::remove_all(dir, ec); }
+    };
+    static scratch s;
+    return s.dir;
 }
 
 const char* const busybox_ref = "migrate-test-busybox:1";
