@@ -15,7 +15,9 @@
 #include <migrate/json.hpp>
 #include <migrate/result.hpp>
 
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,6 +65,21 @@ struct host {
 void to_json(json& j, const host& h);
 void from_json(const json& j, host& h);
 
+/// One throughput measurement, root namespace -> host, over TCP.
+struct throughput_sample {
+    link_profile profile = link_profile::normal;  ///< the profile in force while measuring
+    double mbps = 0;                              ///< payload megabits (10^6) per second
+    std::uint64_t bytes = 0;                      ///< payload moved
+    double seconds = 0;                           ///< receiver's first byte to end of stream
+};
+void to_json(json& j, const throughput_sample& s);
+void from_json(const json& j, throughput_sample& s);
+
+/// The /24 a testbed of this name is given when nothing on the machine uses it: a stable
+/// hash of the name inside 10.64.0.0/10 (e.g. "10.93.17.0/24"). `up` moves on to the next
+/// free /24 when it is taken.
+std::string default_subnet(std::string_view name);
+
 class testbed {
 public:
     /// Brings a testbed up. Fails with `already_exists` (and touches nothing) when a testbed
@@ -86,12 +103,23 @@ public:
     const std::string& bridge() const noexcept { return bridge_; }
     const std::string& client_address() const noexcept { return client_address_; }
 
-    /// Switches every link's shaping while running.
+    /// Switches every link's shaping while running (both directions of every host's link)
+    /// and records it in the state file. Fails with `command_failed` quoting `tc`.
     result<void> set_profile(link_profile p);
     link_profile profile() const noexcept { return opts_.profile; }
 
+    /// Measures the real TCP rate from the root namespace to `h` by sending `bytes` to a
+    /// listener bound inside the host's namespace; records the sample (shown by `status`,
+    /// kept in the state file). Blocks for about bytes*8/rate (64 MiB at 100 Mbit: ~5.4 s).
+    result<double> measure_throughput_mbps(const host& h, std::uint64_t bytes = 64ull << 20);
+    /// The last measurement per host name.
+    const std::map<std::string, throughput_sample>& measurements() const noexcept { return measured_; }
+
+    /// The /24 this testbed uses, e.g. "10.93.17.0/24".
+    const std::string& subnet() const noexcept { return subnet_; }
+
     /// Status as JSON (what `migrate-testbed status` prints): hosts, sockets, addresses,
-    /// daemon liveness, profile.
+    /// daemon liveness (pid alive, answers `GET /_ping`), profile, last measured rates.
     json status() const;
 
     testbed() = default;
@@ -101,6 +129,8 @@ private:
     std::vector<host> hosts_;
     std::string bridge_;
     std::string client_address_;
+    std::string subnet_;
+    std::map<std::string, throughput_sample> measured_;
     friend void to_json(json& j, const testbed& t);
     friend void from_json(const json& j, testbed& t);
 };
