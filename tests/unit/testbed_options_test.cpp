@@ -15,7 +15,7 @@ TEST_CASE("testbed_options: defaults are valid", "[testbed]") {
     REQUIRE(testbed_options{}.validate().has_value());
 }
 
-TEST_CASE("testbed_options: name must be [a-z0-9]{1,6}", "[testbed]") {
+TEST_CASE("testbed_options: name must be 1 to 6 of a-z and 0-9", "[testbed]") {
     for (const char* bad : {"", "ABC", "a-b", "toolong7", "a b", "mci_"}) {
         testbed_options o;
         o.name = bad;
