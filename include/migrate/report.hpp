@@ -19,6 +19,9 @@ struct phase_timing {
     double duration_ms = 0;
     std::uint64_t bytes = 0;
     bool ok = true;
+    /// The enclosing stage, `prepare` (pre-relocation) or `relocate` (the downtime), for a
+    /// phase nested in one; empty for the stages themselves and for phases outside both.
+    std::optional<enum phase> stage;
 };
 
 /// Downtime as measured from outside by a client probing the service (never by adding up
@@ -57,6 +60,9 @@ struct migration_report {
     double total_ms(enum phase p) const;
     /// Sum of the bytes moved in phases of kind `p`.
     std::uint64_t total_bytes(enum phase p) const;
+    /// The same, only for phases nested in `stage` (e.g. transfer within relocate).
+    double total_ms(enum phase p, enum phase stage) const;
+    std::uint64_t total_bytes(enum phase p, enum phase stage) const;
     /// True when every state check found all it expected.
     bool state_intact() const;
     /// A human-readable multi-line rendering (what `migratectl` prints).

@@ -141,6 +141,13 @@ public:
     virtual result<void> import_checkpoint(std::string_view id, std::string_view name, byte_source& tar) = 0;
     /// Starts a created container from a checkpoint (CRIU restore).
     virtual result<void> start_from_checkpoint(std::string_view id, std::string_view name) = 0;
+    /// Where the checkpoint's image files live on this machine, for engines whose files the
+    /// SDK can read directly (delta transfer works on them). Default: `unsupported`.
+    virtual result<std::filesystem::path> checkpoint_directory(std::string_view id, std::string_view name) {
+        (void)id;
+        (void)name;
+        return make_failure(error::unsupported, endpoint() + ": checkpoint files are not reachable from here");
+    }
 };
 
 void to_json(json& j, const mount_spec& m);

@@ -4,12 +4,15 @@
 
 #include <migrate/result.hpp>
 
+#include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 
 namespace migrate {
 
@@ -59,6 +62,33 @@ public:
 private:
     byte_sink& next_;
     std::uint64_t count_ = 0;
+};
+
+/// Collects a (small) stream in memory: JSON answers, tests. Not for artifacts.
+class string_sink final : public byte_sink {
+public:
+    std::string data;
+    result<void> write(std::span<const std::byte> c) override {
+        data.append(reinterpret_cast<const char*>(c.data()), c.size());
+        return {};
+    }
+};
+
+/// Reads a string held in memory (small bodies, tests).
+class string_source final : public byte_source {
+public:
+    explicit string_source(std::string d) : data_(std::move(d)) {}
+    result<std::size_t> read(std::span<std::byte> b) override {
+        std::size_t n = std::min(b.size(), data_.size() - pos_);
+        std::memcpy(b.data(), data_.data() + pos_, n);
+        pos_ += n;
+        return n;
+    }
+    std::uint64_t size_hint() const noexcept override { return data_.size(); }
+
+private:
+    std::string data_;
+    std::size_t pos_ = 0;
 };
 
 /// A sink that drops everything (measuring, draining).

@@ -19,6 +19,18 @@ std::uint64_t migration_report::total_bytes(enum phase p) const {
     return b;
 }
 
+double migration_report::total_ms(enum phase p, enum phase stage) const {
+    double t = 0;
+    for (auto& x : phases) if (x.phase == p && x.stage == stage) t += x.duration_ms;
+    return t;
+}
+
+std::uint64_t migration_report::total_bytes(enum phase p, enum phase stage) const {
+    std::uint64_t b = 0;
+    for (auto& x : phases) if (x.phase == p && x.stage == stage) b += x.bytes;
+    return b;
+}
+
 bool migration_report::state_intact() const {
     return std::all_of(state.begin(), state.end(), [](const state_check& c) { return c.ok(); });
 }
@@ -42,9 +54,11 @@ std::string migration_report::to_text() const {
     if (rolled_back) fmt::format_to(out, "  rolled back  yes (the source keeps the service)\n");
     if (!phases.empty()) {
         fmt::format_to(out, "  phases:\n");
-        for (auto& p : phases)
-            fmt::format_to(out, "    {:<13}{:>10.1f} ms {:>12}  {}{}\n", to_string(p.phase), p.duration_ms,
+        for (auto& p : phases) {
+            auto name = p.stage ? fmt::format("  {}", to_string(p.phase)) : std::string(to_string(p.phase));
+            fmt::format_to(out, "    {:<13}{:>10.1f} ms {:>12}  {}{}\n", name, p.duration_ms,
                            p.bytes ? human_bytes(p.bytes) : std::string{}, p.detail, p.ok ? "" : "  [failed]");
+        }
     }
     if (downtime)
         fmt::format_to(out, "  downtime     {:.1f} ms as seen by a client ({}; {} probes, {} failed, every {:.0f} ms)\n",
@@ -58,6 +72,7 @@ std::string migration_report::to_text() const {
 
 void to_json(json& j, const phase_timing& t) {
     j = json{{"phase", t.phase}, {"detail", t.detail}, {"duration_ms", t.duration_ms}, {"bytes", t.bytes}, {"ok", t.ok}};
+    j["stage"] = t.stage ? json(*t.stage) : json(nullptr);
 }
 void from_json(const json& j, phase_timing& t) {
     detail::read_field(j, "phase_timing", "phase", t.phase);
@@ -65,6 +80,7 @@ void from_json(const json& j, phase_timing& t) {
     detail::read_field(j, "phase_timing", "duration_ms", t.duration_ms);
     detail::read_field(j, "phase_timing", "bytes", t.bytes);
     detail::read_field(j, "phase_timing", "ok", t.ok);
+    if (auto it = j.find("stage"); it != j.end() && !it->is_null()) t.stage = it->get<enum phase>();
 }
 void to_json(json& j, const downtime_measurement& d) {
     j = json{{"downtime_ms", d.downtime_ms}, {"probe_interval_ms", d.probe_interval_ms},
@@ -119,8 +135,12 @@ void report_recorder::operator()(const phase_event& e) {
     // Match the innermost open phase of the same kind (phases nest: relocate > transfer).
     for (auto it = open_.rbegin(); it != open_.rend(); ++it) {
         if (it->phase != e.phase) continue;
+        // The stage is the outermost prepare/relocate still open around this phase.
+        std::optional<enum phase> stage;
+        for (auto o = open_.begin(); o != std::prev(it.base()); ++o)
+            if (o->phase == phase::prepare || o->phase == phase::relocate) { stage = o->phase; break; }
         report_->phases.push_back({e.phase, e.detail,
-            std::chrono::duration<double, std::milli>(e.at - it->at).count(), e.bytes, !e.error});
+            std::chrono::duration<double, std::milli>(e.at - it->at).count(), e.bytes, !e.error, stage});
         open_.erase(std::next(it).base());
         return;
     }

@@ -75,29 +75,6 @@ bool archive_complaint(std::string_view msg) {
     return false;
 }
 
-class string_sink final : public byte_sink {
-public:
-    std::string data;
-    result<void> write(std::span<const std::byte> c) override {
-        data.append(reinterpret_cast<const char*>(c.data()), c.size());
-        return {};
-    }
-};
-
-class string_source final : public byte_source {
-public:
-    explicit string_source(std::string d) : data_(std::move(d)) {}
-    result<std::size_t> read(std::span<std::byte> b) override {
-        std::size_t n = std::min(b.size(), data_.size() - pos_);
-        std::memcpy(b.data(), data_.data() + pos_, n);
-        pos_ += n;
-        return n;
-    }
-private:
-    std::string data_;
-    std::size_t pos_ = 0;
-};
-
 // Feeds a JSON-lines answer into the parser as it arrives.
 class json_lines_sink final : public byte_sink {
 public:
@@ -597,6 +574,10 @@ result<void> engine::import_checkpoint(std::string_view id, std::string_view nam
                                         r.error().message));
     }
     return {};
+}
+
+result<std::filesystem::path> engine::checkpoint_directory(std::string_view id, std::string_view name) {
+    return impl_->checkpoint_dir(*this, id, name);
 }
 
 namespace {

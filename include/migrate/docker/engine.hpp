@@ -131,6 +131,8 @@ public:
     /// there; removed again if unpacking fails); same machine only.
     result<void> import_checkpoint(std::string_view id, std::string_view name, byte_source& tar) override;
     result<void> start_from_checkpoint(std::string_view id, std::string_view name) override;
+    /// `<DockerRootDir>/containers/<id>/checkpoints/<name>` (need not exist yet); same machine only.
+    result<std::filesystem::path> checkpoint_directory(std::string_view id, std::string_view name) override;
 
 private:
     struct impl;
