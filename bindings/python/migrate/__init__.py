@@ -1,22 +1,71 @@
 """migrate: move stateful services between edge hosts.
 
-The C++ SDK's Python face. Options go in as dicts (the same JSON documents the C++ API and
-the CLI tools take); failures raise :class:`MigrationError` with ``code``, ``condition``,
-``message`` and ``retryable``.
+The C++ SDK's Python face. Options go in as dicts or keyword arguments (the same JSON
+documents the C++ API and the CLI tools take); failures raise :class:`MigrationError` with
+``code``, ``condition``, ``message`` and ``retryable``; blocking calls release the GIL.
+
+A whole experiment: :meth:`Testbed.up` (edge hosts with their own dockerd), a
+:class:`DockerEngine` per host, :func:`build_image` from :func:`memcached_recipe`,
+:class:`MemcachedClient` to load a :class:`MemcachedDataset`, :func:`checkpoint_move` while a
+:class:`MemcachedDowntimeProber` measures the downtime, then the :class:`MigrationReport`.
+See docs/python.md.
 """
 from ._migrate import (  # noqa: F401
     __version__,
+    # errors and reports
     MigrationError,
+    retry_advice,
     MigrationReport,
+    PhaseTiming,
+    DowntimeMeasurement,
+    StateCheck,
+    # container runtime
+    DockerEngine,
+    ContainerSpec,
+    ContainerInfo,
+    MountSpec,
+    ImageInfo,
+    VolumeInfo,
+    # images without a registry
+    ImageRecipe,
+    busybox_recipe,
+    memcached_recipe,
+    build_image,
+    build_rootfs,
+    # the edge testbed
+    Testbed,
+    TestbedHost,
+    # moving, measuring
+    checkpoint_move,
+    MemcachedDowntimeProber,
+    # memcached workload
     MemcachedClient,
     MemcachedDataset,
-    retry_advice,
 )
-from . import _migrate as _core
 
-# Optional parts appear as their C++ side lands; import what the extension has.
-for _name in ("DockerEngine", "Testbed", "TestbedHost", "build_rootfs_image", "checkpoint_move"):
-    if hasattr(_core, _name):
-        globals()[_name] = getattr(_core, _name)
-
-__all__ = [n for n in globals() if not n.startswith("_")]
+__all__ = [
+    "__version__",
+    "MigrationError",
+    "retry_advice",
+    "MigrationReport",
+    "PhaseTiming",
+    "DowntimeMeasurement",
+    "StateCheck",
+    "DockerEngine",
+    "ContainerSpec",
+    "ContainerInfo",
+    "MountSpec",
+    "ImageInfo",
+    "VolumeInfo",
+    "ImageRecipe",
+    "busybox_recipe",
+    "memcached_recipe",
+    "build_image",
+    "build_rootfs",
+    "Testbed",
+    "TestbedHost",
+    "checkpoint_move",
+    "MemcachedDowntimeProber",
+    "MemcachedClient",
+    "MemcachedDataset",
+]
