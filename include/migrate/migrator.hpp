@@ -66,6 +66,9 @@ struct migration_request {
     std::string container;                          ///< name or id on the source
     std::string target_name;                        ///< empty = the source's name
     bool remove_source = true;                      ///< once the target confirmed it runs
+    /// Grace period of a strategy's stop of the source (SIGTERM, then SIGKILL): part of the
+    /// downtime for strategies that stop it, and the app's chance to flush its state.
+    std::chrono::seconds stop_timeout{3};
     std::shared_ptr<migrate::transport> transport;  ///< empty = make_local_transport()
     app_phase_hook phase_hook;
     migrate::hooks hooks;

@@ -36,6 +36,8 @@ result<void> migration_request::validate() const {
                             "migration_request.target: the same engine as the source (" + source.runtime->endpoint() + ")");
     if (!phase_hook.url.empty() && phase_hook.url.rfind("http://", 0) != 0 && phase_hook.url.rfind("https://", 0) != 0)
         return make_failure(error::invalid_argument, "migration_request.phase_hook.url: must start with http:// or https://");
+    if (stop_timeout.count() < 0)
+        return make_failure(error::invalid_argument, "migration_request.stop_timeout: must not be negative");
     if (phase_hook.timeout.count() <= 0)
         return make_failure(error::invalid_argument, "migration_request.phase_hook.timeout: must be positive");
     return {};
@@ -326,7 +328,7 @@ result<void> migrator_base::transfer_volumes(prepared& p, const hooks& h, std::s
 
 result<void> migrator_base::stop_source(prepared& p, const hooks& h) {
     phase_scope f{h, phase::freeze, fmt::format("stop {} on the source", p.source.name)};
-    auto r = p.request.source.runtime->stop(p.source.id, std::chrono::seconds{5});
+    auto r = p.request.source.runtime->stop(p.source.id, p.request.stop_timeout);
     f.finish(r ? std::error_code{} : r.error_code());
     return r;
 }
