@@ -8,8 +8,9 @@
 //     the target, start the target container from it, confirm it runs.
 //   cleanup (only after the target confirmed): remove the source container.
 //   rollback on any failure: remove what was made on the target; if the source was already
-//     checkpointed, restore it from its own checkpoint (memory intact) or, failing that,
-//     start it cold. Nothing on the source is deleted before the target confirmed.
+//     checkpointed, restore it from its own checkpoint (memory intact; the checkpoint is
+//     then deleted, so the move can be retried) or, failing that, start it cold (the
+//     checkpoint is kept). Nothing on the source is deleted before the target confirmed.
 //
 // This is the simplest path that keeps memory state on this platform (no soft-dirty
 // tracking, so no pre-copy; see docs/getting-started.md). The migrator strategies build

@@ -37,6 +37,7 @@ struct move_state {
     std::string source_id;
     std::string target_id;           // created on the target
     std::string loaded_image;        // image we loaded onto the target (removed on rollback)
+    bool checkpointed = false;       // our checkpoint exists on the source
 };
 
 failure cancelled_failure(std::string_view where) {
@@ -73,6 +74,13 @@ void rollback(container_runtime& source, container_runtime& target, const move_s
             auto r = source.start_from_checkpoint(st.source_id, opts.checkpoint_name);
             log.push_back(fmt::format("restore source from its checkpoint: {}", r ? "ok" : r.error().what()));
             restored = static_cast<bool>(r);
+            // Its state lives again in the running source: drop the checkpoint, or the next
+            // move of this container fails ("checkpoint with name ... already exists").
+            // Kept when the restore failed: it is then the only copy of the memory state.
+            if (restored && st.checkpointed) {
+                auto d = source.delete_checkpoint(st.source_id, opts.checkpoint_name);
+                log.push_back(fmt::format("delete the checkpoint on the source: {}", d ? "ok" : d.error().what()));
+            }
         }
         if (!restored) {
             auto s = source.start(st.source_id);
@@ -138,11 +146,21 @@ result<migration_report> checkpoint_move(container_runtime& source, container_ru
             return fail(make_failure(error::already_exists, fmt::format("a container '{}' already exists on {}",
                                                                         spec.name, target.endpoint())),
                         false);
+        } else if (existing.error_code() != error::not_found) {
+            // Only "no such container" means the name is free; an unreachable or failing
+            // target must not be taken for an empty one (we would start streaming the image).
+            prepare.finish(existing.error_code());
+            return fail(existing.error(), true);
         }
         if (stop.stop_requested()) { prepare.finish(make_error_code(error::cancelled)); return fail(cancelled_failure("before relocation"), false); }
 
         // Move the image only when the target lacks it (by id: tags can differ).
-        if (auto have = target.inspect_image(src.image_id); have) {
+        auto have = target.inspect_image(src.image_id);
+        if (!have && have.error_code() != error::not_found) {
+            prepare.finish(have.error_code());
+            return fail(have.error(), true);
+        }
+        if (have) {
             rep.details["image_transfer"] = "target already has the image";
         } else {
             phase_scope t{hk, phase::transfer, fmt::format("image {}", spec.image)};
@@ -183,6 +201,7 @@ result<migration_report> checkpoint_move(container_runtime& source, container_ru
                 // A failed dump may still have stopped the container: rollback looks.
                 return fail(cp.error(), true);
             }
+            st.checkpointed = true;
             snap.finish();
         }
         if (stop.stop_requested()) { relocate.finish(make_error_code(error::cancelled)); return fail(cancelled_failure("during relocation"), true); }

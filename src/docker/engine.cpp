@@ -598,11 +598,38 @@ std::optional<bool> on_shared_mount(const std::filesystem::path& path) {
     if (best_point.empty()) return std::nullopt;
     return best_opts.find("shared:") != std::string::npos;
 }
+
+// moby/moby#42900: dockerd uploads the checkpoint directory to containerd as a tar. Right after
+// `checkpoint create` on the same daemon, containerd may still hold the identical blob it made
+// while dumping (deleted, not yet garbage-collected), and the upload fails with "commit failed:
+// content sha256:...: already exists". Seen here in 6 of 10 restores made at once on the same
+// host, i.e. a rollback that brings a source back from its own checkpoint.
+bool stale_checkpoint_blob(const failure& f) {
+    return f.message.find("failed to upload checkpoint to containerd") != std::string::npos &&
+           f.message.find("already exists") != std::string::npos;
+}
 }  // namespace
 
 result<void> engine::start_from_checkpoint(std::string_view id, std::string_view name) {
-    auto r = impl_->call(impl_->small("POST", fmt::format("/containers/{}/start?checkpoint={}", seg(id), q(name))),
-                         fmt::format("restore of container '{}' from checkpoint '{}'", id, name));
+    auto start = [&] {
+        return impl_->call(impl_->small("POST", fmt::format("/containers/{}/start?checkpoint={}", seg(id), q(name))),
+                           fmt::format("restore of container '{}' from checkpoint '{}'", id, name));
+    };
+    auto r = start();
+    if (!r && stale_checkpoint_blob(r.error())) {
+        // Make the directory's tar differ with a marker file CRIU does not read, and retry;
+        // the marker goes again afterwards.
+        if (auto dir = impl_->checkpoint_dir(*this, id, name)) {
+            auto marker = *dir / ".migrate-restore-nonce";
+            for (int attempt = 1; !r && attempt <= 3 && stale_checkpoint_blob(r.error()); ++attempt) {
+                std::ofstream(marker) << attempt << ' ' << std::chrono::system_clock::now().time_since_epoch().count()
+                                      << '\n';
+                r = start();
+            }
+            std::error_code ec;
+            std::filesystem::remove(marker, ec);
+        }
+    }
     if (!r) {
         // Seen here: a checkpoint from another daemon fails to restore ("mnt-v2: Failed to copy
         // sharing") when this daemon's data root is not on a shared mount. Say so.

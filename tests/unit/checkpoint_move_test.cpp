@@ -60,6 +60,7 @@ TEST_CASE("a failed restore on the target brings the source back with its memory
     REQUIRE(a.find(id));
     CHECK(a.find(id)->info.running);
     CHECK(a.find(id)->memory == "1000 keys");      // restored from its checkpoint, not cold
+    CHECK(a.find(id)->checkpoints.empty());        // ... which is gone, so a retry can checkpoint again
     CHECK(b.find("mc") == nullptr);                // nothing left on the target
     CHECK_FALSE(b.images.count("memcached"));      // the image we loaded is gone again
 }
@@ -81,6 +82,7 @@ TEST_CASE("a failed transfer rolls back; a failed cold path is reported honestly
     CHECK_FALSE(rep2->success);
     CHECK(rep2->rolled_back);                          // started cold
     CHECK(c.find(id2)->memory == "fresh");             // ... and the report says memory was lost
+    CHECK(c.find(id2)->checkpoints.count("migrate"));  // the only copy of the state is kept
     CHECK_THAT(rep2->details["rollback"].dump(), Catch::Contains("memory state lost"));
 }
 
@@ -107,6 +109,20 @@ TEST_CASE("bad input changes nothing", "[checkpoint_move]") {
     }
     CHECK(a.find("mc")->info.running);
     CHECK(index_of(a.calls, "create_checkpoint") == a.calls.size());
+}
+
+TEST_CASE("a target that cannot be asked fails prepare before anything moves", "[checkpoint_move][rollback]") {
+    fake_runtime a{"a"}, b{"b"};
+    a.add_running("mc", "memcached", "m");
+    b.fail_next["inspect"] = make_failure(error::daemon_unreachable, "cannot connect to fake://b");
+    auto rep = checkpoint_move(a, b, {.container = "mc"});
+    REQUIRE(rep);
+    CHECK_FALSE(rep->success);
+    CHECK_THAT(rep->error, Catch::StartsWith("daemon_unreachable") && Catch::Contains("fake://b"));
+    CHECK(rep->rolled_back);                           // the source keeps the service
+    CHECK(index_of(a.calls, "save_images") == a.calls.size());
+    CHECK(index_of(a.calls, "create_checkpoint") == a.calls.size());
+    CHECK(a.find("mc")->info.running);
 }
 
 TEST_CASE("a stop request before relocation leaves the source untouched", "[checkpoint_move]") {
