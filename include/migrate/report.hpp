@@ -50,7 +50,7 @@ struct migration_report {
     std::string started_at;          ///< UTC, ISO 8601
     bool success = false;
     std::string error;               ///< "code: message" when !success
-    bool rolled_back = false;
+    bool rolled_back = false;        ///< a failure was undone and the source serves (again)
     std::vector<phase_timing> phases;
     std::optional<downtime_measurement> downtime;
     std::vector<state_check> state;

@@ -268,7 +268,13 @@ void migrator_base::rollback(prepared& p) noexcept {
                 serving = static_cast<bool>(r);
             }
         }
-        for (auto& cp : p.source_checkpoints) (void)src.delete_checkpoint(p.source.id, cp);
+        // Checkpoints go only once the source serves again: a checkpoint whose restore
+        // failed is the last copy of the service's memory and stays for a human.
+        if (serving)
+            for (auto& cp : p.source_checkpoints) (void)src.delete_checkpoint(p.source.id, cp);
+        else if (!p.exit_checkpoint.empty())
+            log.push_back(fmt::format("kept checkpoint '{}' of {} on {}: the only copy of its memory state",
+                                      p.exit_checkpoint, p.source.name, src.endpoint()));
         p.report.rolled_back = serving;
         p.report.details["rollback"] = log;
         scope.finish(serving ? std::error_code{} : make_error_code(error::state_lost));
