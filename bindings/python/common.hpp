@@ -5,6 +5,7 @@
 #pragma once
 
 #include <migrate/docker/engine.hpp>
+#include <migrate/edge_host.hpp>
 #include <migrate/events.hpp>
 #include <migrate/json.hpp>
 #include <migrate/result.hpp>
@@ -12,6 +13,7 @@
 #include <pybind11/pybind11.h>
 
 #include <atomic>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -124,5 +126,10 @@ void bind_docker(py::module_& m);
 void bind_image(py::module_& m);
 void bind_testbed(py::module_& m);
 void bind_move(py::module_& m);
+void bind_migrator(py::module_& m);
+
+/// An EdgeHost with a Docker engine on `socket` (Testbed.edge_host; migrator.cpp).
+edge_host edge_host_for(const std::string& name, const std::string& address, const std::filesystem::path& socket,
+                        const std::filesystem::path& work_dir, const std::string& agent);
 
 }  // namespace migrate::python

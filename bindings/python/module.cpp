@@ -6,7 +6,8 @@
 //
 // Parts: this file (errors, reports, memcached workload), docker.cpp (DockerEngine and the
 // runtime vocabulary), image.cpp (image recipes, build_image), testbed.cpp (Testbed),
-// move.cpp (checkpoint_move, MemcachedDowntimeProber); common.hpp holds the shared helpers.
+// move.cpp (checkpoint_move, MemcachedDowntimeProber), migrator.cpp (strategies: Migrator,
+// EdgeHost, MigrationRequest, Prepared); common.hpp holds the shared helpers.
 #include "common.hpp"
 
 #include <migrate/migrate.hpp>
@@ -205,4 +206,5 @@ PYBIND11_MODULE(_migrate, m) {
     bind_image(m);
     bind_testbed(m);
     bind_move(m);
+    bind_migrator(m);
 }

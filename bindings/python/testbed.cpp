@@ -44,6 +44,13 @@ void bind_testbed(py::module_& m) {
         .def_property_readonly("work_dir", [](const tb::host& h) { return h.work_dir.string(); },
                                "scratch space for artifacts of this host")
         .def_readonly("dockerd_pid", &tb::host::dockerd_pid)
+        .def_readonly("agent", &tb::host::agent, "its migrate-agent 'address:port'; '' = none")
+        .def_readonly("agent_pid", &tb::host::agent_pid)
+        .def_readonly("service_network", &tb::host::service_network,
+                      "docker network to run migratable services on (not 'host': a CRIU dump locks the whole "
+                      "host's network); '' on testbeds without one")
+        .def_readonly("service_subnet", &tb::host::service_subnet)
+        .def_readonly("service_gateway", &tb::host::service_gateway)
         .def("to_dict", [](const tb::host& h) { return to_python(json(h)); })
         .def("__eq__", [](const tb::host& a, const tb::host& b) { return json(a) == json(b); })
         .def("__repr__", [](const tb::host& h) {
@@ -56,9 +63,11 @@ void bind_testbed(py::module_& m) {
                             "Needs root. Testbed.up / open / down are static; down takes the name.")
         .def_static("up", [](const std::string& name, int hosts, const std::string& profile, bool replace,
                              const py::object& subnet, const fs::path& state_root, const fs::path& data_root,
-                             int dockerd_start_timeout_ms, const py::object& log) {
+                             int dockerd_start_timeout_ms, const py::object& log, const fs::path& agent_binary,
+                             int agent_port) {
             json j = {{"name", name}, {"hosts", hosts}, {"profile", profile}, {"state_root", state_root.string()},
-                      {"data_root", data_root.string()}, {"dockerd_start_timeout_ms", dockerd_start_timeout_ms}};
+                      {"data_root", data_root.string()}, {"dockerd_start_timeout_ms", dockerd_start_timeout_ms},
+                      {"agent_binary", agent_binary.string()}, {"agent_port", agent_port}};
             if (!subnet.is_none()) j["subnet"] = subnet.cast<std::string>();
             auto opts = unwrap(parse_options<tb::testbed_options>(j));
             python_callbacks cb;
@@ -68,10 +77,11 @@ void bind_testbed(py::module_& m) {
         }, py::arg("name") = "mtb", py::arg("hosts") = 2, py::arg("profile") = "normal", py::arg("replace") = false,
            py::arg("subnet") = py::none(), py::arg("state_root") = default_state_root,
            py::arg("data_root") = "/var/lib/migrate-testbed", py::arg("dockerd_start_timeout_ms") = 30000,
-           py::arg("log") = py::none(),
+           py::arg("log") = py::none(), py::arg("agent_binary") = "", py::arg("agent_port") = 7070,
            "Brings a testbed up (takes a few seconds). A testbed of that name already up raises "
            "MigrationError(already_exists) unless `replace`. `profile`: 'normal' or 'congested' (HTB 100 Mbit). "
-           "`log` is an optional callable receiving progress lines.")
+           "`log` is an optional callable receiving progress lines. `agent_binary` (absolute path of "
+           "migrate-agent) starts an agent in every host at `agent_port`.")
         .def_static("open", [](const std::string& name, const fs::path& state_root) {
             return nogil([&] { return tb::testbed::open(name, state_root); });
         }, py::arg("name"), py::arg("state_root") = default_state_root,
@@ -89,6 +99,14 @@ void bind_testbed(py::module_& m) {
              py::arg("name"), "The host of that name; MigrationError(not_found) otherwise.")
         .def("engine", [](const tb::testbed& t, const py::object& host) { return engine_for(host_from(t, host)); },
              py::arg("host"), "A DockerEngine for a host (TestbedHost or its name).")
+        .def("edge_host", [](const tb::testbed& t, const py::object& host) {
+            auto h = host_from(t, host);
+            return edge_host_for(h.name, h.address, h.socket, h.work_dir, h.agent);
+        }, py::arg("host"),
+           "An EdgeHost for a host (TestbedHost or its name): its name, address, an engine on its socket, its "
+           "work dir and its agent, ready for a MigrationRequest.")
+        .def_property_readonly("agent_token_file", [](const tb::testbed& t) { return t.agent_token_file().string(); },
+                               "where the agents' shared token is kept (0600)")
         .def_property_readonly("subnet", &tb::testbed::subnet, "the /24 this testbed uses")
         .def_property_readonly("client_address", &tb::testbed::client_address,
                                "the bridge's address in the root namespace: where clients (and probes) come from")

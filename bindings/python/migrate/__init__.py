@@ -8,6 +8,9 @@ A whole experiment: :meth:`Testbed.up` (edge hosts with their own dockerd), a
 :class:`DockerEngine` per host, :func:`build_image` from :func:`memcached_recipe`,
 :class:`MemcachedClient` to load a :class:`MemcachedDataset`, :func:`checkpoint_move` while a
 :class:`MemcachedDowntimeProber` measures the downtime, then the :class:`MigrationReport`.
+Strategies by name: :func:`list_strategies`, :func:`make_migrator` gives a :class:`Migrator`;
+:func:`run_migration` (or ``prepare`` / ``relocate`` / ``rollback``) moves a container named
+in a :class:`MigrationRequest` between two :class:`EdgeHost` (``Testbed.edge_host``).
 See docs/python.md.
 """
 from ._migrate import (  # noqa: F401
@@ -38,6 +41,16 @@ from ._migrate import (  # noqa: F401
     # moving, measuring
     checkpoint_move,
     MemcachedDowntimeProber,
+    # migration strategies
+    list_strategies,
+    StrategyInfo,
+    make_migrator,
+    Migrator,
+    run_migration,
+    EdgeHost,
+    MigrationRequest,
+    Prepared,
+    CancelToken,
     # memcached workload
     MemcachedClient,
     MemcachedDataset,
@@ -66,6 +79,15 @@ __all__ = [
     "TestbedHost",
     "checkpoint_move",
     "MemcachedDowntimeProber",
+    "list_strategies",
+    "StrategyInfo",
+    "make_migrator",
+    "Migrator",
+    "run_migration",
+    "EdgeHost",
+    "MigrationRequest",
+    "Prepared",
+    "CancelToken",
     "MemcachedClient",
     "MemcachedDataset",
 ]
