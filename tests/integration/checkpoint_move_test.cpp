@@ -26,33 +26,13 @@
 #include <vector>
 
 using namespace migrate;
+using migrate::test::tb_host;
+using migrate::test::engine_on;
 using namespace std::chrono_literals;
 
-namespace {
-
-template <class R>
-std::string why(const R& r) { return r ? std::string{} : r.error().what(); }
-
-}  // namespace
-
-// REQUIRE for a `result<T>` that prints the failure (code and message) when it fails.
-#define REQUIRE_OK(expr)                       \
-    do {                                       \
-        const auto& require_ok_r_ = (expr);    \
-        INFO(why(require_ok_r_));              \
-        REQUIRE(require_ok_r_.has_value());    \
-    } while (0)
 
 namespace {
 
-const testbed::host& tb_host(std::string_view name) {
-    auto& tb = test::shared_testbed();
-    for (auto& h : tb.hosts())
-        if (h.name == name) return h;
-    throw std::runtime_error("testbed has no host " + std::string(name));
-}
-
-docker::engine engine_on(std::string_view host) { return docker::engine({.socket = tb_host(host).socket}); }
 
 // Only on host a: every move has to stream it to b in its prepare phase.
 const char* const memcached_ref = "cmt-memcached:1";

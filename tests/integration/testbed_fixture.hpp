@@ -6,13 +6,17 @@
 // no environment variables, the tests do.
 #pragma once
 
+#include <migrate/docker/engine.hpp>
 #include <migrate/testbed/testbed.hpp>
+
+#include "../require_ok.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 namespace migrate::test {
@@ -40,6 +44,19 @@ inline const migrate::testbed::testbed& shared_testbed() {
         cached = std::move(*tb);
     }
     return *cached;
+}
+
+/// A host of the shared testbed by name ("a", "b"); throws when there is none.
+inline const migrate::testbed::host& tb_host(std::string_view name) {
+    auto& tb = shared_testbed();
+    for (auto& h : tb.hosts())
+        if (h.name == name) return h;
+    throw std::runtime_error("testbed has no host " + std::string(name));
+}
+
+/// A Docker engine client for a host of the shared testbed.
+inline migrate::docker::engine engine_on(std::string_view host) {
+    return migrate::docker::engine({.socket = tb_host(host).socket});
 }
 
 }  // namespace migrate::test

@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "../require_ok.hpp"
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -19,16 +21,6 @@ using namespace migrate::testbed;
 namespace fs = std::filesystem;
 
 namespace {
-
-template <class R>
-std::string why(const R& r) { return r ? std::string{} : r.error().what(); }
-
-#define REQUIRE_OK(expr)                       \
-    do {                                       \
-        const auto& require_ok_r_ = (expr);    \
-        INFO(why(require_ok_r_));              \
-        REQUIRE(require_ok_r_.has_value());    \
-    } while (0)
 
 testbed_options small(const std::string& name, int hosts = 2) {
     testbed_options o;
