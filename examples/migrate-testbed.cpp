@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <string>
 
@@ -35,6 +36,23 @@ std::string fmt_mbps(const migrate::json& host) {
     return fmt::format("{:.0f} Mbit/s", host["measured"]["mbps"].get<double>());
 }
 
+// migrate-agent installed or built next to this program.
+std::string default_agent_binary() {
+    std::error_code ec;
+    auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec) return {};
+    return (self.parent_path() / "migrate-agent").string();
+}
+
+std::string agent_cell(const migrate::json& h) {
+    auto a = h.value("agent", std::string{});
+    if (a.empty()) return "-";
+    return fmt::format("{} pid {} {}", a, h.value("agent_pid", 0),
+                       h.value("agent_answering", false) ? "answering"
+                       : h.value("agent_alive", false)   ? "alive, silent"
+                                                         : "DEAD");
+}
+
 void print_table(const migrate::json& st) {
     fmt::print("testbed {}  profile {} ({})  subnet {}\n", st["name"].get<std::string>(),
                st["profile"].get<std::string>(), st["shaping"].get<std::string>(), st["subnet"].get<std::string>());
@@ -49,6 +67,11 @@ void print_table(const migrate::json& st) {
         fmt::print("{:<5} {:<9} {:<15} {:<48} {:<22} {}\n", h["name"].get<std::string>(), h["netns"].get<std::string>(),
                    h["address"].get<std::string>(), h["endpoint"].get<std::string>(), daemon, fmt_mbps(h));
     }
+    auto token_file = st.value("agent_token_file", std::string{});
+    if (!token_file.empty()) {
+        fmt::print("agents (token in {}, mode 0600):\n", token_file);
+        for (auto& h : st["hosts"]) fmt::print("  {:<5} {}\n", h["name"].get<std::string>(), agent_cell(h));
+    }
 }
 
 }  // namespace
@@ -61,6 +84,7 @@ int main(int argc, char** argv) {
         "\n"
         "Examples:\n"
         "  migrate-testbed up --name demo --hosts 2            # hosts a and b, unshaped links\n"
+        "  migrate-testbed up --name demo --agents             # ... and a migrate-agent on each host\n"
         "  migrate-testbed status --name demo --measure        # sockets, addresses, measured Mbit/s\n"
         "  migrate-testbed profile --name demo congested       # HTB 100 Mbit on every link\n"
         "  DOCKER_HOST=unix:///run/migrate-testbed/demo/a/docker.sock docker ps\n"
@@ -86,8 +110,9 @@ int main(int argc, char** argv) {
     bool replace = false;
     std::string profile_name = "normal";
     auto* up = app.add_subcommand("up", "bring a testbed up (fails if one of that name is up, unless --replace)");
-    up->footer("Example:\n  migrate-testbed up --name mci --hosts 2 --replace\n"
-               "  prints a table of hosts: namespace, address, DOCKER_HOST socket, dockerd pid");
+    up->footer("Example:\n  migrate-testbed up --name mci --hosts 2 --replace --agents\n"
+               "  prints a table of hosts: namespace, address, DOCKER_HOST socket, dockerd pid, and with\n"
+               "  --agents each host's migrate-agent (address:port, pid) and where the shared token is");
     add_common(up);
     up->add_option("--hosts,-k", opts.hosts, "number of edge hosts (1..8), named a, b, c, ...")->capture_default_str();
     up->add_option("--profile,-p", profile_name, "link profile")
@@ -98,6 +123,11 @@ int main(int argc, char** argv) {
     up->add_option("--data-root", opts.data_root, "parent of the dockerd data roots")->capture_default_str();
     up->add_option("--timeout-ms", opts.dockerd_start_timeout_ms, "how long each dockerd may take to answer")
         ->capture_default_str();
+    bool agents = false;
+    std::string agent_binary;
+    up->add_flag("--agents", agents, "start a migrate-agent in every host (token in <state-root>/<name>/agent.token)");
+    up->add_option("--agent-binary", agent_binary, "the migrate-agent program (default: the one next to migrate-testbed)");
+    up->add_option("--agent-port", opts.agent_port, "TCP port of every agent, on the host's address")->capture_default_str();
     up->add_flag("--json", as_json, "print the status as JSON");
     up->add_flag("--quiet,-q", quiet, "no progress lines on stderr");
 
@@ -149,6 +179,10 @@ int main(int argc, char** argv) {
         opts.name = name;
         opts.state_root = state_root;
         opts.profile = to_profile(profile_name);
+        if (agents || !agent_binary.empty()) {
+            opts.agent_binary = agent_binary.empty() ? default_agent_binary() : agent_binary;
+            if (!opts.agent_binary.empty()) opts.agent_binary = std::filesystem::absolute(opts.agent_binary);
+        }
         auto tb = testbed::up(opts, progress(quiet), replace);
         if (!tb) return fail(tb.error());
         print(tb->status());

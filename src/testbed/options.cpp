@@ -61,6 +61,15 @@ result<void> testbed_options::validate() const {
     if (dockerd_start_timeout_ms <= 0)
         return make_failure(error::invalid_argument,
                             fmt::format("testbed_options.dockerd_start_timeout_ms: {} must be > 0", dockerd_start_timeout_ms));
+    if (!agent_binary.empty()) {
+        std::error_code ec;
+        if (!agent_binary.is_absolute() || !std::filesystem::is_regular_file(agent_binary, ec))
+            return make_failure(error::invalid_argument, "testbed_options.agent_binary: '" + agent_binary.string() +
+                                                             "' is not an absolute path to a program");
+    }
+    if (agent_port < 1 || agent_port > 65535)
+        return make_failure(error::invalid_argument,
+                            fmt::format("testbed_options.agent_port: {} is out of range (1..65535)", agent_port));
     return ok();
 }
 
@@ -71,7 +80,9 @@ void to_json(json& j, const testbed_options& o) {
              {"state_root", o.state_root.string()},
              {"data_root", o.data_root.string()},
              {"subnet", o.subnet},
-             {"dockerd_start_timeout_ms", o.dockerd_start_timeout_ms}};
+             {"dockerd_start_timeout_ms", o.dockerd_start_timeout_ms},
+             {"agent_binary", o.agent_binary.string()},
+             {"agent_port", o.agent_port}};
 }
 
 void from_json(const json& j, testbed_options& o) {
@@ -84,6 +95,8 @@ void from_json(const json& j, testbed_options& o) {
     read_path(j, w, "data_root", o.data_root);
     read_field(j, w, "subnet", o.subnet);
     read_field(j, w, "dockerd_start_timeout_ms", o.dockerd_start_timeout_ms);
+    read_path(j, w, "agent_binary", o.agent_binary);
+    read_field(j, w, "agent_port", o.agent_port);
 }
 
 void to_json(json& j, const host& h) {
@@ -95,7 +108,9 @@ void to_json(json& j, const host& h) {
              {"data_root", h.data_root.string()},
              {"exec_root", h.exec_root.string()},
              {"work_dir", h.work_dir.string()},
-             {"dockerd_pid", h.dockerd_pid}};
+             {"dockerd_pid", h.dockerd_pid},
+             {"agent", h.agent},
+             {"agent_pid", h.agent_pid}};
 }
 
 void from_json(const json& j, host& h) {
@@ -109,6 +124,8 @@ void from_json(const json& j, host& h) {
     read_path(j, w, "exec_root", h.exec_root);
     read_path(j, w, "work_dir", h.work_dir);
     read_field(j, w, "dockerd_pid", h.dockerd_pid);
+    read_field(j, w, "agent", h.agent);
+    read_field(j, w, "agent_pid", h.agent_pid);
 }
 
 void to_json(json& j, const throughput_sample& s) {

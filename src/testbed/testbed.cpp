@@ -13,13 +13,19 @@
 
 #include "system.hpp"
 
+#include <migrate/agent/client.hpp>
 #include <migrate/detail/process.hpp>
 
 #include <fmt/format.h>
+#include <openssl/rand.h>
 
 #include <algorithm>
+#include <cstring>
 #include <set>
 #include <thread>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -39,6 +45,10 @@ fs::path state_file_of(const fs::path& state_root, std::string_view name) {
 }
 
 std::string bridge_of(std::string_view name) { return std::string(name) + "-br"; }
+
+fs::path token_file_of(const fs::path& state_root, std::string_view name) {
+    return state_dir_of(state_root, name) / "agent.token";
+}
 
 result<void> save_state(const testbed& t) {
     json j = t;
@@ -107,6 +117,7 @@ struct teardown_plan {
     std::set<std::string> hosts;            // "a", "b", ...
     std::set<fs::path> roots;               // directories we made: unmount under, then remove
     std::set<int> dockerds;                 // dockerd pids verified to be ours
+    std::set<int> agents;                   // migrate-agent pids (their token file is ours)
 };
 
 bool arg_is(const std::vector<std::string>& argv, std::string_view a) {
@@ -158,6 +169,10 @@ teardown_plan plan_teardown(std::string_view name, const fs::path& state_root, c
             if (!d.empty() && top.filename() == name) plan.roots.insert(top);
         }
     }
+    // Agents: their --token-file lies in our state directory (also after a crash).
+    const auto token_file = token_file_of(state_root, name).string();
+    for (auto& p : sys::list_processes())
+        if (arg_after(p.argv, "--token-file") == token_file) plan.agents.insert(p.pid);
     // Pidfiles name dockerds that may have been started under another name of the binary.
     for (auto& h : plan.hosts) {
         auto pf = sys::read_file(state_dir_of(state_root, name) / h / "dockerd.pid");
@@ -193,6 +208,14 @@ std::vector<int> processes_using(const teardown_plan& plan) {
 result<void> execute_teardown(const teardown_plan& plan, const hooks& h) {
     auto start = clock::now();
     std::vector<std::string> problems;
+
+    // 0. agents: they would otherwise keep accepting work while their daemons go away.
+    if (!plan.agents.empty()) {
+        std::vector<std::thread> stoppers;
+        for (int pid : plan.agents) stoppers.emplace_back([pid] { migrate::detail::kill_and_wait(pid, 5s); });
+        for (auto& t : stoppers) t.join();
+        h.info(fmt::format("testbed {}: stopped {} agent(s)", plan.name, plan.agents.size()));
+    }
 
     // 1. containers first: they live in the cgroups "/N-h/<id>" and are disposable. Killing
     //    them up front spares dockerd its 10 s stop timeout per container that ignores SIGTERM.
@@ -389,6 +412,97 @@ result<void> start_daemons(testbed& t, std::vector<host>& hosts, const hooks& h)
     return ok();
 }
 
+// ---- agents ------------------------------------------------------------------------------------
+
+// 32 random bytes as hex, written with mode 0600 from the start (never readable by others,
+// not even for a moment).
+result<void> write_token(const fs::path& file) {
+    unsigned char raw[32];
+    if (RAND_bytes(raw, sizeof raw) != 1) return make_failure(error::internal, "RAND_bytes failed: no random token");
+    std::string token;
+    for (auto c : raw) token += fmt::format("{:02x}", c);
+    token += "\n";
+    std::error_code ec;
+    fs::remove(file, ec);
+    int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return make_failure(error::io_error, fmt::format("cannot create {}: {}", file.string(), std::strerror(errno)));
+    bool written = ::write(fd, token.data(), token.size()) == static_cast<ssize_t>(token.size());
+    written = (::close(fd) == 0) && written;
+    if (!written) return make_failure(error::io_error, "cannot write " + file.string());
+    return ok();
+}
+
+std::vector<std::string> agent_argv(const testbed_options& o, const host& host, const fs::path& token_file) {
+    return {"nsenter",
+            "--net=/run/netns/" + host.netns,
+            o.agent_binary.string(),
+            "--listen", host.agent,
+            "--token-file", token_file.string(),
+            "--work-dir", host.work_dir.string(),
+            "--docker-socket", host.socket.string(),
+            "--name", host.name};
+}
+
+std::string read_token_file(const fs::path& file) {
+    auto t = sys::read_file(file);
+    if (!t) return {};
+    auto s = *t;
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
+// Pings the agent at `address` with the token (one short attempt).
+bool agent_answers(const std::string& address, const std::string& token, std::chrono::milliseconds timeout) {
+    migrate::agent::client_options co;
+    co.token = token;
+    co.name = "testbed";
+    co.connect_timeout = timeout;
+    co.stall_timeout = std::max<std::chrono::milliseconds>(timeout, 100ms);
+    co.reply_timeout = std::max<std::chrono::milliseconds>(timeout, 100ms);
+    auto c = migrate::agent::agent_client::make(address, co);
+    return c && c->ping().has_value();
+}
+
+// Starts one agent per host inside its namespace, bound to the host's address, then waits
+// until each answers a ping with the token.
+result<void> start_agents(const testbed_options& o, std::vector<host>& hosts, const hooks& h) {
+    auto token_file = token_file_of(o.state_root, o.name);
+    MIGRATE_TRY(write_token(token_file));
+    auto token = read_token_file(token_file);
+    std::vector<clock::time_point> started(hosts.size());
+    for (std::size_t i = 0; i < hosts.size(); ++i) {
+        hosts[i].agent = fmt::format("{}:{}", hosts[i].address, o.agent_port);
+        started[i] = clock::now();
+        auto pid = migrate::detail::spawn_daemon(agent_argv(o, hosts[i], token_file),
+                                                 hosts[i].socket.parent_path() / "agent.log");
+        if (!pid) return pid.error();
+        hosts[i].agent_pid = *pid;
+    }
+    auto timeout = std::chrono::milliseconds(o.dockerd_start_timeout_ms);
+    for (std::size_t i = 0; i < hosts.size(); ++i) {
+        auto& host = hosts[i];
+        auto log = host.socket.parent_path() / "agent.log";
+        for (;;) {
+            if (agent_answers(host.agent, token, 500ms)) {
+                h.info(fmt::format("host {}: agent ready ({:.1f} s, pid {}, {})", host.name, seconds_since(started[i]),
+                                   host.agent_pid, host.agent));
+                break;
+            }
+            if (!migrate::detail::process_alive(host.agent_pid))
+                return make_failure(error::daemon_unreachable,
+                                    fmt::format("host {}: migrate-agent (pid {}) exited during start; {} ends with:\n{}",
+                                                host.name, host.agent_pid, log.string(), sys::file_tail(log)));
+            if (clock::now() - started[i] > timeout)
+                return make_failure(error::timeout,
+                                    fmt::format("host {}: migrate-agent did not answer on {} within {} ms; {} ends with:\n{}",
+                                                host.name, host.agent, o.dockerd_start_timeout_ms, log.string(),
+                                                sys::file_tail(log)));
+            std::this_thread::sleep_for(50ms);
+        }
+    }
+    return ok();
+}
+
 }  // namespace
 
 // ---- the public API ----------------------------------------------------------------------------
@@ -447,6 +561,11 @@ result<testbed> testbed::up(const testbed_options& opts, const hooks& h, bool re
     if (auto r = make_network(t, h); !r) return fail(r.error());
     if (auto r = start_daemons(t, t.hosts_, h); !r) return fail(r.error());
     if (auto r = save_state(t); !r) return fail(r.error());
+    if (!opts.agent_binary.empty()) {
+        auto r = start_agents(opts, t.hosts_, h);
+        (void)save_state(t);  // the pids, also on failure (down finds the agents by token file anyway)
+        if (!r) return fail(r.error());
+    }
     h.info(fmt::format("testbed {}: up with {} host(s), profile {} ({:.1f} s)", opts.name, opts.hosts,
                        to_string(opts.profile), seconds_since(start)));
     return t;
@@ -508,9 +627,23 @@ result<void> testbed::set_profile(link_profile p) {
     return save_state(*this);
 }
 
+fs::path testbed::agent_token_file() const { return token_file_of(opts_.state_root, opts_.name); }
+
+result<std::string> testbed::agent_token() const {
+    auto file = agent_token_file();
+    auto t = read_token_file(file);
+    if (t.empty())
+        return make_failure(error::not_found, fmt::format("testbed '{}' runs no agents (no token in {}); bring it up "
+                                                          "with agents (`migrate-testbed up --agents`)",
+                                                          opts_.name, file.string()));
+    return t;
+}
+
 json testbed::status() const {
     json hosts = json::array();
     bool all_up = true;
+    const std::string token = read_token_file(agent_token_file());
+    bool agents = false;
     for (auto& h : hosts_) {
         json j = h;
         bool alive = migrate::detail::process_alive(h.dockerd_pid);
@@ -518,6 +651,14 @@ json testbed::status() const {
         all_up = all_up && alive && answering && fs::exists(fs::path("/run/netns") / h.netns);
         j["dockerd_alive"] = alive;
         j["daemon_answering"] = answering;
+        if (!h.agent.empty()) {
+            agents = true;
+            bool a_alive = migrate::detail::process_alive(h.agent_pid);
+            bool a_answering = a_alive && !token.empty() && agent_answers(h.agent, token, 2s);
+            all_up = all_up && a_alive && a_answering;
+            j["agent_alive"] = a_alive;
+            j["agent_answering"] = a_answering;
+        }
         if (auto m = measured_.find(h.name); m != measured_.end()) j["measured"] = m->second;
         hosts.push_back(std::move(j));
     }
@@ -529,6 +670,7 @@ json testbed::status() const {
                 {"bridge", bridge_},
                 {"client_address", client_address_},
                 {"state_file", state_file_of(opts_.state_root, opts_.name).string()},
+                {"agent_token_file", agents ? agent_token_file().string() : std::string{}},
                 {"hosts", hosts}};
 }
 

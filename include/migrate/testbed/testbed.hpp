@@ -42,6 +42,11 @@ struct testbed_options {
     std::filesystem::path data_root = "/var/lib/migrate-testbed"; ///< dockerd data roots (disk)
     std::string subnet;                ///< "10.x.y.0/24"; empty = derived from the name
     int dockerd_start_timeout_ms = 30000;
+    /// `migrate-agent` to start in every host's network namespace, bound to the host's
+    /// address at `agent_port`, with a random token in `<state_root>/<name>/agent.token`
+    /// (0600). Empty = no agents. Each must answer a ping within `dockerd_start_timeout_ms`.
+    std::filesystem::path agent_binary;
+    int agent_port = 7070;
 
     result<void> validate() const;
 };
@@ -58,6 +63,8 @@ struct host {
     std::filesystem::path exec_root;       ///< dockerd --exec-root
     std::filesystem::path work_dir;        ///< scratch space for artifacts of this host
     int dockerd_pid = 0;
+    std::string agent;                     ///< its migrate-agent "address:port"; empty = none
+    int agent_pid = 0;
 
     /// "unix:///run/migrate-testbed/mtb/a/docker.sock"
     std::string endpoint() const { return "unix://" + socket.string(); }
@@ -115,11 +122,18 @@ public:
     /// The last measurement per host name.
     const std::map<std::string, throughput_sample>& measurements() const noexcept { return measured_; }
 
+    /// Where the agents' shared token is kept: `<state_root>/<name>/agent.token` (0600).
+    std::filesystem::path agent_token_file() const;
+    /// The agents' shared token; `not_found` when this testbed runs no agents.
+    result<std::string> agent_token() const;
+
     /// The /24 this testbed uses, e.g. "10.93.17.0/24".
     const std::string& subnet() const noexcept { return subnet_; }
 
     /// Status as JSON (what `migrate-testbed status` prints): hosts, sockets, addresses,
-    /// daemon liveness (pid alive, answers `GET /_ping`), profile, last measured rates.
+    /// daemon liveness (pid alive, answers `GET /_ping`), profile, last measured rates; with
+    /// agents, each host's `agent` {endpoint, pid, alive, answering} and `agent_token_file`
+    /// (the path; the token itself is never printed).
     json status() const;
 
     testbed() = default;
