@@ -518,6 +518,99 @@ result<void> engine::import_volume(std::string_view name, byte_source& tar) {
     return {};
 }
 
+// --- networks ------------------------------------------------------------------------------
+
+namespace {
+
+std::map<std::string, std::string> string_map(const json& doc, const char* key) {
+    std::map<std::string, std::string> out;
+    if (auto it = doc.find(key); it != doc.end() && it->is_object())
+        for (auto& [k, v] : it->items())
+            if (v.is_string()) out[k] = v.get<std::string>();
+    return out;
+}
+
+result<network_info> network_from_json(const json& doc, std::string_view endpoint) {
+    if (!doc.is_object() || !doc.contains("Id") || !doc["Id"].is_string())
+        return make_failure(error::protocol_error, fmt::format("network document from {} lacks Id", endpoint));
+    network_info n;
+    n.id = doc["Id"].get<std::string>();
+    n.name = doc.value("Name", std::string{});
+    n.driver = doc.value("Driver", std::string{});
+    if (auto ipam = doc.find("IPAM"); ipam != doc.end() && ipam->is_object())
+        if (auto cfg = ipam->find("Config"); cfg != ipam->end() && cfg->is_array() && !cfg->empty()) {
+            n.subnet = (*cfg)[0].value("Subnet", std::string{});
+            n.gateway = (*cfg)[0].value("Gateway", std::string{});
+        }
+    n.options = string_map(doc, "Options");
+    n.labels = string_map(doc, "Labels");
+    if (auto cs = doc.find("Containers"); cs != doc.end() && cs->is_object())
+        for (auto& [id, c] : cs->items()) {
+            if (!c.is_object()) continue;
+            auto ip = c.value("IPv4Address", std::string{});
+            if (auto slash = ip.find('/'); slash != std::string::npos) ip.resize(slash);
+            n.containers[c.value("Name", id)] = ip;
+        }
+    return n;
+}
+
+}  // namespace
+
+void to_json(json& j, const network_info& n) {
+    j = json{{"id", n.id},           {"name", n.name},       {"driver", n.driver}, {"subnet", n.subnet},
+             {"gateway", n.gateway}, {"options", n.options}, {"labels", n.labels}, {"containers", n.containers}};
+}
+
+result<network_info> engine::create_network(const network_spec& spec) {
+    if (spec.name.empty()) return make_failure(error::invalid_argument, "network_spec.name: must not be empty");
+    json body = {{"Name", spec.name},
+                 {"Driver", spec.driver.empty() ? std::string("bridge") : spec.driver},
+                 {"CheckDuplicate", true},
+                 {"Options", spec.options},
+                 {"Labels", spec.labels}};
+    if (!spec.subnet.empty() || !spec.gateway.empty()) {
+        json cfg = json::object();
+        if (!spec.subnet.empty()) cfg["Subnet"] = spec.subnet;
+        if (!spec.gateway.empty()) cfg["Gateway"] = spec.gateway;
+        body["IPAM"] = {{"Driver", "default"}, {"Config", json::array({cfg})}};
+    }
+    auto j = impl_->call_json(impl_->with_json("POST", "/networks/create", body), quoted("network", spec.name));
+    if (!j) return j.error();
+    auto id = j->find("Id");
+    if (id == j->end() || !id->is_string())
+        return make_failure(error::protocol_error, "network create answer on " + endpoint() + " lacks Id");
+    return inspect_network(id->get<std::string>());
+}
+
+result<network_info> engine::inspect_network(std::string_view name_or_id) {
+    auto j = impl_->call_json(impl_->small("GET", "/networks/" + seg(name_or_id)), quoted("network", name_or_id));
+    if (!j) return j.error();
+    return network_from_json(*j, endpoint());
+}
+
+result<void> engine::remove_network(std::string_view name_or_id) {
+    auto r = impl_->call(impl_->small("DELETE", "/networks/" + seg(name_or_id)), quoted("network", name_or_id));
+    if (!r) return r.error();
+    return {};
+}
+
+result<std::string> engine::container_address(std::string_view id, std::string_view network) {
+    auto j = impl_->call_json(impl_->small("GET", "/containers/" + seg(id) + "/json"), quoted("container", id));
+    if (!j) return j.error();
+    const json* nets = nullptr;
+    if (auto ns = j->find("NetworkSettings"); ns != j->end() && ns->is_object())
+        if (auto n = ns->find("Networks"); n != ns->end() && n->is_object()) nets = &*n;
+    if (nets)
+        for (auto& [name, ep] : nets->items()) {
+            if (!network.empty() && name != network) continue;
+            auto ip = ep.is_object() ? ep.value("IPAddress", std::string{}) : std::string{};
+            if (!ip.empty()) return ip;
+        }
+    return make_failure(error::not_found,
+                        fmt::format("container '{}' on {} has no address{} (not running, or not attached)", id,
+                                    endpoint(), network.empty() ? std::string{} : " on network '" + std::string(network) + "'"));
+}
+
 // --- checkpoints ---------------------------------------------------------------------------
 
 result<void> engine::create_checkpoint(std::string_view id, const checkpoint_options& opts) {

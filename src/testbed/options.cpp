@@ -110,7 +110,10 @@ void to_json(json& j, const host& h) {
              {"work_dir", h.work_dir.string()},
              {"dockerd_pid", h.dockerd_pid},
              {"agent", h.agent},
-             {"agent_pid", h.agent_pid}};
+             {"agent_pid", h.agent_pid},
+             {"service_network", h.service_network},
+             {"service_subnet", h.service_subnet},
+             {"service_gateway", h.service_gateway}};
 }
 
 void from_json(const json& j, host& h) {
@@ -126,6 +129,9 @@ void from_json(const json& j, host& h) {
     read_field(j, w, "dockerd_pid", h.dockerd_pid);
     read_field(j, w, "agent", h.agent);
     read_field(j, w, "agent_pid", h.agent_pid);
+    read_field(j, w, "service_network", h.service_network);
+    read_field(j, w, "service_subnet", h.service_subnet);
+    read_field(j, w, "service_gateway", h.service_gateway);
 }
 
 void to_json(json& j, const throughput_sample& s) {

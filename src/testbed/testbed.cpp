@@ -11,6 +11,7 @@
 //   /sys/fs/cgroup/<ctrl>/N-h               dockerd --cgroup-parent
 #include <migrate/testbed/testbed.hpp>
 
+#include "service_network.hpp"
 #include "system.hpp"
 
 #include <migrate/agent/client.hpp>
@@ -336,7 +337,9 @@ result<void> make_network(const testbed& t, const hooks& h) {
         MIGRATE_TRY(shape(ns, "eth0", t.profile()));
         h.info(fmt::format("host {}: namespace {}, address {}", host.name, ns, host.address));
     }
-    return ok();
+    // Right after the links: the routes mark the service subnets as taken for any testbed
+    // brought up next.
+    return svc::add_routes(t);
 }
 
 result<void> prepare_dirs(const host& host) {
@@ -533,6 +536,8 @@ result<testbed> testbed::up(const testbed_options& opts, const hooks& h, bool re
     t.bridge_ = bridge_of(opts.name);
     auto base = *sys::parse_subnet24(*subnet);
     t.client_address_ = sys::ip_to_string(base + 1);
+    auto service_subnets = svc::choose_subnets(opts.name, *subnet, opts.hosts);
+    if (!service_subnets) return service_subnets.error();
     auto state_dir = state_dir_of(opts.state_root, opts.name);
     for (int i = 0; i < opts.hosts; ++i) {
         host x;
@@ -545,6 +550,7 @@ result<testbed> testbed::up(const testbed_options& opts, const hooks& h, bool re
         x.work_dir = opts.data_root / opts.name / x.name / "work";
         t.hosts_.push_back(std::move(x));
     }
+    svc::assign(t.hosts_, *service_subnets);
     h.info(fmt::format("testbed {}: subnet {}, bridge {} {}", opts.name, t.subnet_, t.bridge_, t.client_address_));
 
     // From here on a failure tears down what was made. The state file goes first so that a
@@ -560,6 +566,7 @@ result<testbed> testbed::up(const testbed_options& opts, const hooks& h, bool re
     if (auto r = save_state(t); !r) return fail(r.error());
     if (auto r = make_network(t, h); !r) return fail(r.error());
     if (auto r = start_daemons(t, t.hosts_, h); !r) return fail(r.error());
+    if (auto r = svc::create_networks(t.hosts_, opts.name, h); !r) return fail(r.error());
     if (auto r = save_state(t); !r) return fail(r.error());
     if (!opts.agent_binary.empty()) {
         auto r = start_agents(opts, t.hosts_, h);
@@ -651,6 +658,11 @@ json testbed::status() const {
         all_up = all_up && alive && answering && fs::exists(fs::path("/run/netns") / h.netns);
         j["dockerd_alive"] = alive;
         j["daemon_answering"] = answering;
+        if (!h.service_network.empty()) {
+            auto svc_status = answering ? svc::network_status(h) : json{{"present", false}, {"error", "dockerd not answering"}};
+            all_up = all_up && svc_status.value("present", false);
+            j["service_network_status"] = std::move(svc_status);
+        }
         if (!h.agent.empty()) {
             agents = true;
             bool a_alive = migrate::detail::process_alive(h.agent_pid);

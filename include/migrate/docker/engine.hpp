@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <memory>
+#include <map>
 #include <string>
 
 namespace migrate::docker {
@@ -52,6 +53,32 @@ struct engine_options {
 void to_json(json& j, const engine_options& o);
 void from_json(const json& j, engine_options& o);
 
+/// A user-defined docker network (what the testbed's per-host service networks need).
+struct network_spec {
+    std::string name;
+    std::string driver = "bridge";
+    std::string subnet;                              ///< "10.70.3.0/24"; empty = the daemon picks
+    std::string gateway;                             ///< "10.70.3.1"; empty = the daemon picks
+    std::map<std::string, std::string> options;      ///< driver options ("com.docker.network.bridge.name")
+    std::map<std::string, std::string> labels;
+};
+
+/// A network as the daemon reports it (`GET /networks/{id}`).
+struct network_info {
+    std::string id;
+    std::string name;
+    std::string driver;
+    std::string subnet;                              ///< first IPAM config, "" when none
+    std::string gateway;
+    std::map<std::string, std::string> options;
+    std::map<std::string, std::string> labels;
+    /// Attached containers: name -> IPv4 address ("10.70.3.2", no prefix). A container is
+    /// listed as soon as its endpoint exists (a restore in progress included), without
+    /// waiting for the container's own lock, so probes can poll this cheaply.
+    std::map<std::string, std::string> containers;
+};
+void to_json(json& j, const network_info& n);
+
 /// A Docker Engine reached over its unix socket.
 ///
 /// Errors (each message names the object, the endpoint and quotes the daemon's `message`):
@@ -80,8 +107,8 @@ public:
     /// carrying `label` ("key" or "key=value"). Summary fields only: id, name, image_id,
     /// status, running, paused, spec.image and spec.labels.
     result<std::vector<container_info>> list_containers(bool all = true, std::string_view label = {});
-    /// `GET /images/json`: id, tags and size of every image.
-    result<std::vector<image_info>> list_images();
+    /// `GET /images/json`: id, tags and size of every image (`layers` left empty).
+    result<std::vector<image_info>> list_images() override;
 
     std::string endpoint() const override;
     result<runtime_version> version() override;
@@ -118,6 +145,18 @@ public:
     /// As `export_volume`; `not_found` when the volume does not exist (it is never created
     /// implicitly).
     result<void> import_volume(std::string_view name, byte_source& tar) override;
+
+    /// `POST /networks/create` (CheckDuplicate): `conflict` when the name is taken,
+    /// `invalid_argument` for a subnet the daemon refuses.
+    result<network_info> create_network(const network_spec& spec);
+    result<network_info> inspect_network(std::string_view name_or_id);
+    /// `not_found` when there is no such network; `conflict` while containers use it.
+    result<void> remove_network(std::string_view name_or_id);
+    /// The IPv4 address of a container on `network` (empty: on its first network with an
+    /// address), from `GET /containers/{id}/json`. `not_found` when the container does not
+    /// exist or has no address there yet (created but not started, stopped, network none/host).
+    /// The address is the daemon's: a container restored on another host gets that host's.
+    result<std::string> container_address(std::string_view id, std::string_view network = {});
 
     /// `POST /containers/{id}/checkpoints`; needs an `--experimental` daemon and CRIU.
     /// The container's stdio must be pipes or /dev/null (CRIU cannot dump a host file as

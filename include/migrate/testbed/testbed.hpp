@@ -65,6 +65,15 @@ struct host {
     int dockerd_pid = 0;
     std::string agent;                     ///< its migrate-agent "address:port"; empty = none
     int agent_pid = 0;
+    /// The host's service network: a docker bridge network (same name on every host) whose
+    /// routed /24 the root namespace reaches via the host's address. Run migratable
+    /// services on it (`container_spec::network_mode = service_network`), not with
+    /// `--network host`: CRIU locks the dumped task's network namespace, which for a host
+    /// network container is the whole edge host. A container moved here gets an address in
+    /// this host's subnet. Empty for testbeds brought up before service networks existed.
+    std::string service_network;           ///< "svc"
+    std::string service_subnet;            ///< e.g. "10.70.3.0/24"
+    std::string service_gateway;           ///< the bridge's address in the host's namespace (.1)
 
     /// "unix:///run/migrate-testbed/mtb/a/docker.sock"
     std::string endpoint() const { return "unix://" + socket.string(); }
@@ -133,7 +142,9 @@ public:
     /// Status as JSON (what `migrate-testbed status` prints): hosts, sockets, addresses,
     /// daemon liveness (pid alive, answers `GET /_ping`), profile, last measured rates; with
     /// agents, each host's `agent` {endpoint, pid, alive, answering} and `agent_token_file`
-    /// (the path; the token itself is never printed).
+    /// (the path; the token itself is never printed); each host's `service_network`,
+    /// `service_subnet`, `service_gateway` and `service_network_status` {present, id, subnet}
+    /// (asked from its dockerd).
     json status() const;
 
     testbed() = default;
