@@ -112,4 +112,16 @@ image_recipe busybox_recipe();
 /// without CAP_SYS_RESOURCE (as on these hosts) CRIU cannot dump a task of another user.
 image_recipe memcached_recipe(std::uint16_t port = 11211, unsigned memory_mb = 64);
 
+/// The thesis workload A1, the stateless poller (examples/workloads/a1_poller.cpp; the build
+/// makes `migrate-a1-poller`, linked static) + busybox: `binary` at
+/// /usr/local/bin/migrate-a1-poller, ENTRYPOINT that (the url etc. go in the container's
+/// cmd, see workload::a1_poller_spec). A dynamically linked binary gets the libraries
+/// `ldd` lists. Runs as root (CRIU here cannot dump another user's task). `not_found`
+/// naming `binary` when it does not exist.
+result<image_recipe> a1_poller_recipe(const std::filesystem::path& binary);
+/// The thesis workload A2, the zone-change counter (examples/workloads/a2_counter.cpp,
+/// `migrate-a2-counter`) + busybox: `binary` at /usr/local/bin/migrate-a2-counter,
+/// ENTRYPOINT that, /data for the state volume (workload::a2_counter_spec).
+result<image_recipe> a2_counter_recipe(const std::filesystem::path& binary);
+
 }  // namespace migrate::image
