@@ -48,7 +48,7 @@ migrate::result<std::string> read_token(const std::string& path) {
     if (t.size() < 16)
         return migrate::make_failure(migrate::error::invalid_argument,
                                      fmt::format("--token-file {}: the token has {} characters; at least 16 are required "
-                                                 "(e.g. `openssl rand -hex 32 > {}`)", path, t.size(), path));
+                                                 "(e.g. `(umask 077; openssl rand -hex 32 > {})`)", path, t.size(), path));
     return t;
 }
 
@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
         "token from --token-file; file paths must stay inside --work-dir.\n"
         "\n"
         "Example (edge host a of the testbed 'demo', in its network namespace):\n"
-        "  openssl rand -hex 32 > /run/agent.token && chmod 600 /run/agent.token\n"
+        "  (umask 077; openssl rand -hex 32 > /run/agent.token)      # the shared token, mode 0600\n"
         "  nsenter --net=/run/netns/demo-a migrate-agent --listen 10.82.56.2:7070 \\\n"
         "      --token-file /run/agent.token --work-dir /var/lib/migrate-testbed/demo/a/work \\\n"
         "      --docker-socket /run/migrate-testbed/demo/a/docker.sock --name a\n"

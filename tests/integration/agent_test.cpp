@@ -11,6 +11,7 @@
 #include <migrate/detail/process.hpp>
 #include <migrate/docker/engine.hpp>
 #include <migrate/image/rootfs_builder.hpp>
+#include <migrate/strategies.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -551,5 +552,69 @@ TEST_CASE("agent: a testbed with agents comes down without leaving an agent behi
         AGT_REQUIRE_OK(testbed::testbed::down(name));
         CHECK(agents_running() == 0);
         CHECK_FALSE(fs::exists(state_dir));
+    }
+}
+
+TEST_CASE("agent: the export_import strategy moves a container with a volume a -> b through the agents", "[agent][docker]") {
+    auto ea = engine_of("a"), eb = engine_of("b");
+    if (!ea.inspect_image("agt-test/busybox:1")) {
+        auto r = image::busybox_recipe();
+        AGT_REQUIRE_OK(image::build_image(ea, r.rootfs, "agt-test/busybox:1", r.changes));
+    }
+    for (auto* e : {&ea, &eb}) {
+        (void)e->remove("agt-mover", true);
+        (void)e->remove_volume("agt-mover-data", true);
+    }
+    AGT_REQUIRE_OK(ea.create_volume("agt-mover-data", {}));
+    container_spec spec{.name = "agt-mover",
+                        .image = "agt-test/busybox:1",
+                        .cmd = {"/bin/sh", "-c", "echo moved-by-agents > /fs-mark; echo 17 > /data/count; exec sleep 3600"}};
+    spec.mounts.push_back({mount_spec::kind::volume, "agt-mover-data", "/data"});
+    auto id = ea.create(spec);
+    AGT_REQUIRE_OK(id);
+    AGT_REQUIRE_OK(ea.start(*id));
+    std::this_thread::sleep_for(500ms);
+
+    auto m = make_migrator("export_import");
+    AGT_REQUIRE_OK(m);
+    migration_request req;
+    req.source = edge(host_named("a"));
+    req.target = edge(host_named("b"));
+    req.container = "agt-mover";
+    req.transport = agent_transport();
+    auto p = (*m)->prepare(req);
+    AGT_REQUIRE_OK(p);
+    auto rep = (*m)->relocate(*p);
+    AGT_REQUIRE_OK(rep);
+    INFO(rep->to_text());
+    REQUIRE(rep->success);
+    CHECK(rep->details["transport"] == "agent");
+    REQUIRE(rep->details["transfers"].size() >= 2);  // the filesystem and the volume
+    for (auto& t : rep->details["transfers"]) CHECK(t["stats"]["sha256"].get<std::string>().size() == 64);
+
+    auto moved = eb.inspect("agt-mover");
+    AGT_REQUIRE_OK(moved);
+    CHECK(moved->running);
+    // The filesystem write and the volume's content arrived on b.
+    const auto scratch = fs::path("/var/tmp") / fmt::format("migrate-agent-test-{}", ::getpid());
+    fs::create_directories(scratch);
+    {
+        auto sink = file_sink(scratch / "fs.tar");
+        AGT_REQUIRE_OK(eb.export_container("agt-mover", *sink));
+        AGT_REQUIRE_OK(sink->close());
+        auto vsink = file_sink(scratch / "vol.tar");
+        AGT_REQUIRE_OK(eb.export_volume("agt-mover-data", *vsink));
+        AGT_REQUIRE_OK(vsink->close());
+    }
+    auto mark = detail::run_checked({"tar", "-xOf", (scratch / "fs.tar").string(), "fs-mark"});
+    auto count = detail::run_checked({"tar", "-xOf", (scratch / "vol.tar").string(), "./count"});
+    fs::remove_all(scratch);
+    AGT_REQUIRE_OK(mark);
+    CHECK(*mark == "moved-by-agents\n");
+    AGT_REQUIRE_OK(count);
+    CHECK(*count == "17\n");
+    for (auto* e : {&ea, &eb}) {
+        (void)e->remove("agt-mover", true);
+        (void)e->remove_volume("agt-mover-data", true);
     }
 }
