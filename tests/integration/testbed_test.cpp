@@ -133,6 +133,18 @@ TEST_CASE("testbed: up, reach, down leaves nothing behind", "[testbed]") {
     CHECK(ping(b->netns, tb->client_address()));       // host -> root ns
     CHECK(fs::exists(a->socket));
     CHECK(fs::is_directory(a->work_dir));
+    // Each host's service network: its own /24, its gateway reached from the root namespace
+    // through the route via the host's address.
+    std::vector<std::string> service_subnets;
+    for (auto& h : tb->hosts()) {
+        INFO("host " << h.name);
+        CHECK(h.service_network == "svc");
+        REQUIRE_FALSE(h.service_subnet.empty());
+        service_subnets.push_back(h.service_subnet);
+        CHECK(ping("", h.service_gateway));
+    }
+    CHECK(service_subnets[0] != service_subnets[1]);
+    CHECK(ping(a->netns, b->service_gateway));         // host -> other host's service network
 
     // A stray process in a host's namespace must go too.
     auto stray = detail::spawn_daemon({"nsenter", "--net=/run/netns/" + a->netns, "/bin/busybox", "sleep", "300"},
@@ -144,6 +156,11 @@ TEST_CASE("testbed: up, reach, down leaves nothing behind", "[testbed]") {
     WARN("down of 2 hosts: " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s");
     CHECK_FALSE(detail::process_alive(*stray));
     REQUIRE_CLEAN(name);
+    for (auto& subnet : service_subnets) {              // the routes went with the bridge
+        auto routes = detail::run({"ip", "-4", "route", "show", subnet}, {std::chrono::seconds(5), {}, {}});
+        REQUIRE_OK(routes);
+        CHECK(routes->out.empty());
+    }
     // Idempotent: down of an absent testbed succeeds.
     REQUIRE_OK(testbed::testbed::down(name));
     CHECK(testbed::testbed::open(name).error_code() == make_error_code(error::not_found));
