@@ -67,6 +67,18 @@ void print_table(const migrate::json& st) {
         fmt::print("{:<5} {:<9} {:<15} {:<48} {:<22} {}\n", h["name"].get<std::string>(), h["netns"].get<std::string>(),
                    h["address"].get<std::string>(), h["endpoint"].get<std::string>(), daemon, fmt_mbps(h));
     }
+    bool service_networks = false;
+    for (auto& h : st["hosts"]) service_networks = service_networks || !h.value("service_subnet", std::string{}).empty();
+    if (service_networks) {
+        fmt::print("service networks (run migratable containers on them, reached from the client side):\n");
+        for (auto& h : st["hosts"]) {
+            auto status = h.value("service_network_status", migrate::json::object());
+            fmt::print("  {:<5} {:<4} {:<18} gateway {:<15} {}\n", h["name"].get<std::string>(),
+                       h.value("service_network", std::string{}), h.value("service_subnet", std::string{}),
+                       h.value("service_gateway", std::string{}),
+                       status.value("present", false) ? "present" : "MISSING: " + status.value("error", std::string{}));
+        }
+    }
     auto token_file = st.value("agent_token_file", std::string{});
     if (!token_file.empty()) {
         fmt::print("agents (token in {}, mode 0600):\n", token_file);
