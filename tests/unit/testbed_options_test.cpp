@@ -125,6 +125,9 @@ TEST_CASE("host and throughput_sample: JSON round trip", "[testbed]") {
     h.exec_root = "/run/migrate-testbed/mtb/b/exec";
     h.work_dir = "/var/lib/migrate-testbed/mtb/b/work";
     h.dockerd_pid = 4242;
+    h.service_network = "svc";
+    h.service_subnet = "10.94.23.0/24";
+    h.service_gateway = "10.94.23.1";
     json j = h;
     CHECK(j["endpoint"] == "unix:///run/migrate-testbed/mtb/b/docker.sock");
     auto back = j.get<host>();
@@ -136,6 +139,14 @@ TEST_CASE("host and throughput_sample: JSON round trip", "[testbed]") {
     CHECK(back.exec_root == h.exec_root);
     CHECK(back.work_dir == h.work_dir);
     CHECK(back.dockerd_pid == 4242);
+    CHECK(back.service_network == "svc");
+    CHECK(back.service_subnet == "10.94.23.0/24");
+    CHECK(back.service_gateway == "10.94.23.1");
+    // A state file written before service networks existed still reads (fields empty).
+    j.erase("service_network");
+    j.erase("service_subnet");
+    j.erase("service_gateway");
+    CHECK(j.get<host>().service_subnet.empty());
 
     throughput_sample s{link_profile::congested, 95.5, 8u << 20, 0.7};
     auto sb = json(s).get<throughput_sample>();
