@@ -42,7 +42,10 @@ struct artifact_spec {
     artifact_kind kind = artifact_kind::file;
     std::string container;                 ///< container name or id on that host
     std::vector<std::string> images;       ///< image references or ids (images)
-    std::vector<std::string> skip_layers;  ///< images: layer diff ids the receiver already has
+    /// images: layer diff ids (base first) the receiver already holds: left out of the save
+    /// on the producing side (image_layers.hpp); on the consuming side named in the error
+    /// when the receiver turns out to lack them.
+    std::vector<std::string> skip_layers;
     std::string volume;                    ///< volume name
     std::string checkpoint;                ///< checkpoint name
     std::string base;                      ///< checkpoint_delta: the checkpoint both sides hold

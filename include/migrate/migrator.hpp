@@ -85,7 +85,8 @@ struct prepared {
     container_spec target_spec;             ///< created (or to be created) on the target
     std::string target_id;                  ///< container created on the target, if any
 
-    // What this migration made on the target: rollback removes exactly these.
+    // What this migration made on the target: rollback removes exactly these (and keeps
+    // listed what it could not remove).
     std::vector<std::string> target_images;
     std::vector<std::string> target_volumes;
     // What it made on the source: removed by cleanup after success.
@@ -114,6 +115,8 @@ public:
     /// `prepared`).
     virtual result<migration_report> relocate(prepared& p, std::stop_token stop = {}) = 0;
     /// Undo after `prepare` (e.g. the caller decided not to move after all). Never throws.
+    /// What it cannot remove from the target (unreachable) stays listed in `p` and in the
+    /// report's `details.left_on_target`: call it again once the target is back.
     virtual void rollback(prepared& p) noexcept = 0;
 };
 

@@ -120,6 +120,12 @@ public:
     virtual result<std::vector<std::string>> load_images(byte_source& tar) = 0;
     virtual result<image_info> inspect_image(std::string_view reference) = 0;
     virtual result<void> remove_image(std::string_view reference, bool force = false) = 0;
+    /// Every image the engine holds: id, tags, size; `layers` may be left empty (then
+    /// `inspect_image` has them). Asked of a target to learn which layers it already has
+    /// (migrate/image_layers.hpp). Default: `unsupported`.
+    virtual result<std::vector<image_info>> list_images() {
+        return make_failure(error::unsupported, endpoint() + ": cannot list its images");
+    }
 
     // --- volumes ----------------------------------------------------------------------
     virtual result<volume_info> create_volume(std::string_view name,

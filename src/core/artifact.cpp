@@ -1,5 +1,6 @@
 #include <migrate/artifact.hpp>
 #include <migrate/delta.hpp>
+#include <migrate/image_layers.hpp>
 
 #include <fmt/format.h>
 
@@ -147,11 +148,6 @@ artifact_spec file(std::string relative_path) {
 }
 }  // namespace artifacts
 
-// Declared in src/core/image_layers.cpp: `docker save` output without the layers in `skip`.
-result<json> save_images_without_layers(container_runtime& rt, const std::vector<std::string>& refs,
-                                        const std::vector<std::string>& skip, const std::filesystem::path& work_dir,
-                                        byte_sink& out);
-
 result<json> produce_artifact(container_runtime& rt, const std::filesystem::path& work_dir, const artifact_spec& a,
                               byte_sink& out) {
     MIGRATE_TRY(a.validate());
@@ -208,6 +204,20 @@ result<json> consume_artifact(container_runtime& rt, const std::filesystem::path
     }
     case artifact_kind::images: {
         auto refs = rt.load_images(in);
+        if (!refs && !a.skip_layers.empty()) {
+            // The sender left out layers it was told this host holds (image_layers.hpp);
+            // docker load then fails opening the missing layer.tar. Say which promise broke.
+            auto f = refs.error();
+            const bool missing_layer = f.message.find("layer.tar") != std::string::npos;
+            f.message = fmt::format("{} on {}: the image tar left out {} layer(s) this host was said to hold (base "
+                                    "first: {}){}; {}",
+                                    missing_layer ? "a layer is missing" : "load failed", rt.endpoint(),
+                                    a.skip_layers.size(), a.skip_layers.front(),
+                                    missing_layer ? ", but it lacks at least one of them: send the image whole (no skip_layers)" : "",
+                                    f.message);
+            if (missing_layer) f.code = make_error_code(error::not_found);
+            return f;
+        }
         if (!refs) return refs.error();
         return json{{"loaded", *refs}};
     }

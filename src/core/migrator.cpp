@@ -222,21 +222,29 @@ void migrator_base::rollback(prepared& p) noexcept {
         do_rollback(p, log);
         auto& src = *p.request.source.runtime;
         auto& dst = *p.request.target.runtime;
+        // What could not be removed (the target unreachable) stays listed in `p`, so calling
+        // rollback again once the target is back finishes the job; the report names it.
+        auto gone = [](const result<void>& r) { return r || r.error_code() == error::not_found; };
         if (!p.target_id.empty()) {
             auto r = dst.remove(p.target_id, true);
             log.push_back(fmt::format("remove target container: {}", r ? "ok" : r.error().what()));
-            p.target_id.clear();
+            if (gone(r)) p.target_id.clear();
         }
-        for (auto& v : p.target_volumes) {
+        std::erase_if(p.target_volumes, [&](const std::string& v) {
             auto r = dst.remove_volume(v, true);
             log.push_back(fmt::format("remove target volume {}: {}", v, r ? "ok" : r.error().what()));
-        }
-        p.target_volumes.clear();
-        for (auto& img : p.target_images) {
+            return gone(r);
+        });
+        std::erase_if(p.target_images, [&](const std::string& img) {
             auto r = dst.remove_image(img, true);
             log.push_back(fmt::format("remove target image {}: {}", img, r ? "ok" : r.error().what()));
-        }
-        p.target_images.clear();
+            return gone(r);
+        });
+        if (!p.target_id.empty() || !p.target_volumes.empty() || !p.target_images.empty())
+            p.report.details["left_on_target"] = {
+                {"container", p.target_id}, {"volumes", p.target_volumes}, {"images", p.target_images}};
+        else
+            p.report.details.erase("left_on_target");
 
         // Decide from what the source engine says now: a failed dump or stop can leave it
         // stopped, with or without a checkpoint.

@@ -47,11 +47,14 @@ result<void> export_import::move_filesystem(prepared& p, const hooks& h, std::st
 }
 
 result<void> export_import::do_prepare(prepared& p, const hooks& h, std::stop_token stop) {
+    // Volumes before the container: creating it would make missing volumes implicitly, and
+    // a rollback would not know they were this migration's to remove.
+    MIGRATE_TRY(create_target_volumes(p));
     if (!opts_.export_in_downtime) {
         MIGRATE_TRY(move_filesystem(p, h, stop));
         MIGRATE_TRY(create_on_target(p));
     }
-    return create_target_volumes(p);
+    return {};
 }
 
 result<void> export_import::do_relocate(prepared& p, const hooks& h, std::stop_token stop) {

@@ -1,4 +1,5 @@
 #include <migrate/strategies.hpp>
+#include <migrate/strategy/commit_save_load.hpp>
 #include <migrate/strategy/export_import.hpp>
 
 #include <fmt/format.h>
@@ -25,6 +26,7 @@ result<std::unique_ptr<migrator>> make_with(const json& j) {
 const std::vector<entry>& registry() {
     static const std::vector<entry> r = {
         {"export_import", &make_with<strategy::export_import, strategy::export_import_options>},
+        {"commit_save_load", &make_with<strategy::commit_save_load, strategy::commit_save_load_options>},
     };
     return r;
 }
