@@ -1,8 +1,8 @@
 // The host agents against the REAL testbed: one migrate-agent per host, started by
 // `migrate-testbed up --agents` inside the host's network namespace next to its dockerd.
 // Artifacts move a -> b agent to agent over the veth link (HTB shaping applies), with real
-// container exports and image imports. Whole file: about 45 s (two transfers on the 100 Mbit
-// link, two link drops).
+// container exports and image imports, volumes, images and CRIU checkpoints. Whole file:
+// 33-37 s (two transfers on the 100 Mbit link, two link cuts, a testbed of its own).
 #include "testbed_fixture.hpp"
 
 #include <migrate/agent/client.hpp>
@@ -617,4 +617,74 @@ TEST_CASE("agent: the export_import strategy moves a container with a volume a -
         (void)e->remove("agt-mover", true);
         (void)e->remove_volume("agt-mover-data", true);
     }
+}
+
+namespace {
+// /tmp/n of a container, read through `docker export` (any state).
+int read_counter(docker::engine& e, const std::string& container, const fs::path& scratch) {
+    auto tar = scratch / (container + ".tar");
+    {
+        auto sink = file_sink(tar);
+        AGT_REQUIRE_OK(e.export_container(container, *sink));
+        AGT_REQUIRE_OK(sink->close());
+    }
+    auto n = detail::run_checked({"tar", "-xOf", tar.string(), "tmp/n"});
+    fs::remove(tar);
+    AGT_REQUIRE_OK(n);
+    return std::stoi(*n);
+}
+}  // namespace
+
+TEST_CASE("agent: an image and a CRIU checkpoint move a -> b through the agents and the process resumes on b", "[agent][criu]") {
+    auto ea = engine_of("a"), eb = engine_of("b");
+    const std::string img = "agt-test/counter:1", name = "agt-counter", ck = "agt-ck";
+    if (!ea.inspect_image(img)) {
+        auto r = image::busybox_recipe();
+        AGT_REQUIRE_OK(image::build_image(ea, r.rootfs, img, r.changes));
+    }
+    (void)ea.remove(name, true);
+    (void)eb.remove(name, true);
+    (void)eb.remove_image(img, true);
+    container_spec spec{.name = name,
+                        .image = img,
+                        .cmd = {"/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done"}};
+    auto id = ea.create(spec);
+    AGT_REQUIRE_OK(id);
+    AGT_REQUIRE_OK(ea.start(*id));
+    std::this_thread::sleep_for(1500ms);
+    auto a = edge(host_named("a")), b = edge(host_named("b"));
+    auto t = agent_transport();
+
+    // The image, as `docker save` -> `docker load`, agent to agent.
+    auto im = t->transfer(a, artifacts::images({img}), b, artifacts::images({}));
+    AGT_REQUIRE_OK(im);
+    CHECK(im->consumed["loaded"].dump().find(img) != std::string::npos);
+    AGT_REQUIRE_OK(eb.inspect_image(img));
+    auto bid = eb.create(spec);
+    AGT_REQUIRE_OK(bid);
+
+    // The checkpoint (the dump stops the process on a), agent to agent, then restore on b.
+    AGT_REQUIRE_OK(ea.create_checkpoint(*id, {ck, true}));
+    const auto scratch = fs::path("/var/tmp") / fmt::format("migrate-agent-criu-{}", ::getpid());
+    fs::create_directories(scratch);
+    const int at_dump = read_counter(ea, name, scratch);
+    auto cp = t->transfer(a, artifacts::checkpoint(name, ck), b, artifacts::checkpoint(name, ck));
+    AGT_REQUIRE_OK(cp);
+    CHECK(cp->bytes > 0);
+    auto listed = eb.list_checkpoints(*bid);
+    AGT_REQUIRE_OK(listed);
+    CHECK(std::find(listed->begin(), listed->end(), ck) != listed->end());
+    AGT_REQUIRE_OK(eb.start_from_checkpoint(*bid, ck));
+    std::this_thread::sleep_for(300ms);
+    auto now = eb.inspect(*bid);
+    AGT_REQUIRE_OK(now);
+    CHECK(now->running);
+    // The shell's counter continues from where it was dumped (a fresh start would be at ~6).
+    const int on_b = read_counter(eb, name, scratch);
+    fs::remove_all(scratch);
+    INFO("counter at the dump " << at_dump << ", on b 300 ms after the restore " << on_b);
+    CHECK(at_dump >= 15);
+    CHECK(on_b > at_dump);
+    (void)ea.remove(name, true);
+    (void)eb.remove(name, true);
 }

@@ -195,7 +195,7 @@ agent_client::produce_fn slow_producer(std::size_t chunk, std::chrono::milliseco
 
 }  // namespace
 
-TEST_CASE("agent server: ping answers with its name; a wrong token is refused", "[agent]") {
+TEST_CASE("agent server: ping answers with its name and a wrong token is refused", "[agent]") {
     scratch s;
     auto srv = start_server(s.dir / "a", "a");
     auto pong = client_for(*srv).ping();
