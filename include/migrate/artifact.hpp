@@ -24,6 +24,7 @@
 #include <migrate/runtime.hpp>
 #include <migrate/stream.hpp>
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -49,6 +50,7 @@ struct artifact_spec {
     std::string volume;                    ///< volume name
     std::string checkpoint;                ///< checkpoint name
     std::string base;                      ///< checkpoint_delta: the checkpoint both sides hold
+    std::uint32_t block_size = 0;          ///< checkpoint_delta: compared block size, 0 = 4096
     std::string path;                      ///< file: relative to the host's work dir, no ".."
     std::string reference;                 ///< container_fs consume: the image reference to make
     std::vector<std::string> changes;      ///< container_fs consume: Dockerfile instructions

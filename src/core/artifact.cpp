@@ -47,7 +47,11 @@ result<void> artifact_spec::validate() const {
     case artifact_kind::checkpoint_delta:
         MIGRATE_TRY(need(!container.empty(), "container"));
         MIGRATE_TRY(need(!checkpoint.empty(), "checkpoint"));
-        return need(!base.empty(), "base");
+        MIGRATE_TRY(need(!base.empty(), "base"));
+        if (block_size != 0 && (block_size < 512 || block_size > (1u << 20)))
+            return make_failure(error::invalid_argument,
+                                fmt::format("artifact.block_size: {} is outside 512 B .. 1 MiB", block_size));
+        return {};
     case artifact_kind::file:
         if (!is_contained(path))
             return make_failure(error::invalid_argument,
@@ -80,6 +84,7 @@ void to_json(json& j, const artifact_spec& a) {
     if (!a.volume.empty()) j["volume"] = a.volume;
     if (!a.checkpoint.empty()) j["checkpoint"] = a.checkpoint;
     if (!a.base.empty()) j["base"] = a.base;
+    if (a.block_size != 0) j["block_size"] = a.block_size;
     if (!a.path.empty()) j["path"] = a.path;
     if (!a.reference.empty()) j["reference"] = a.reference;
     if (!a.changes.empty()) j["changes"] = a.changes;
@@ -95,6 +100,7 @@ void from_json(const json& j, artifact_spec& a) {
     detail::read_field(j, w, "volume", a.volume);
     detail::read_field(j, w, "checkpoint", a.checkpoint);
     detail::read_field(j, w, "base", a.base);
+    detail::read_field(j, w, "block_size", a.block_size);
     detail::read_field(j, w, "path", a.path);
     detail::read_field(j, w, "reference", a.reference);
     detail::read_field(j, w, "changes", a.changes);
@@ -171,7 +177,7 @@ result<json> produce_artifact(container_runtime& rt, const std::filesystem::path
         if (!base) return base.error();
         auto cur = rt.checkpoint_directory(a.container, a.checkpoint);
         if (!cur) return cur.error();
-        auto st = write_dir_delta(*base, *cur, out);
+        auto st = write_dir_delta(*base, *cur, out, a.block_size ? a.block_size : 4096);
         if (!st) return st.error();
         return json{{"delta", *st}};
     }

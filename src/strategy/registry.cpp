@@ -1,6 +1,8 @@
 #include <migrate/strategies.hpp>
 #include <migrate/strategy/commit_save_load.hpp>
+#include <migrate/strategy/checkpoint.hpp>
 #include <migrate/strategy/export_import.hpp>
+#include <migrate/strategy/shared_fs.hpp>
 
 #include <fmt/format.h>
 
@@ -27,6 +29,8 @@ const std::vector<entry>& registry() {
     static const std::vector<entry> r = {
         {"export_import", &make_with<strategy::export_import, strategy::export_import_options>},
         {"commit_save_load", &make_with<strategy::commit_save_load, strategy::commit_save_load_options>},
+        {"checkpoint", &make_with<strategy::checkpoint, strategy::checkpoint_strategy_options>},
+        {"shared_fs", &make_with<strategy::shared_fs, strategy::shared_fs_options>},
     };
     return r;
 }

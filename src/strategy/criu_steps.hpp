@@ -1,0 +1,55 @@
+// src-only: steps the CRIU strategies (checkpoint, shared_fs) share: checkpoint names and
+// a dump that is retried while the service runs on.
+#pragma once
+
+#include <migrate/json.hpp>
+#include <migrate/runtime.hpp>
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <regex>
+#include <string>
+#include <thread>
+
+namespace migrate::detail {
+
+/// dockerd accepts checkpoint names matching [a-zA-Z0-9][a-zA-Z0-9_.-]+ only; a prefix
+/// leaves room for the unique part.
+inline bool valid_checkpoint_prefix(const std::string& prefix) {
+    static const std::regex re{"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}"};
+    return std::regex_match(prefix, re);
+}
+
+/// `<prefix>-<hex milliseconds><hex counter>`: unique in this process and across restarts.
+/// dockerd keeps checkpoints per container and refuses a name twice, so every migration
+/// needs names of its own.
+inline std::string unique_checkpoint_stem(const std::string& prefix) {
+    static std::atomic<unsigned> counter{0};
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
+    return fmt::format("{}-{:x}{:02x}", prefix, ms.count(), counter++ & 0xffu);
+}
+
+/// One CRIU dump through the engine, retried up to `retries` times when it failed and left
+/// the service running. Why: CRIU refuses a process with a TCP connection in flight (an
+/// outgoing poll, a client in the listen queue: "Connected TCP socket", "In-flight
+/// connection"), and `docker checkpoint` passes neither --tcp-established nor
+/// --skip-in-flight; a moment later the connection is usually gone (docs/workloads.md
+/// measured 4 failed dumps in 90 for A2 while it polls). A dump that stopped the service is
+/// never retried: the rollback restores it. Each failed attempt is appended to `attempts`.
+inline result<void> dump_retrying(container_runtime& rt, const std::string& id, const checkpoint_options& opts,
+                                  int retries, json& attempts) {
+    for (int attempt = 0;; ++attempt) {
+        auto r = rt.create_checkpoint(id, opts);
+        if (r) return {};
+        attempts.push_back(r.error().what());
+        if (attempt >= retries || r.error_code() != error::daemon_error) return r.error();
+        auto now = rt.inspect(id);
+        if (!now || !now->running || now->paused) return r.error();
+        (void)rt.delete_checkpoint(id, opts.name);  // a leftover of this name would refuse the retry
+        std::this_thread::sleep_for(std::chrono::milliseconds{50 + 50 * attempt});
+    }
+}
+
+}  // namespace migrate::detail
