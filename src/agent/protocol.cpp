@@ -71,41 +71,6 @@ result<frame_header> decode_frame_header(std::span<const std::byte, frame_header
     return h;
 }
 
-// ---- hashing ------------------------------------------------------------------------------
-
-struct stream_hash::impl {
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    impl() { EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr); }
-    ~impl() { EVP_MD_CTX_free(ctx); }
-};
-
-stream_hash::stream_hash() : impl_(std::make_unique<impl>()) {}
-stream_hash::~stream_hash() = default;
-stream_hash::stream_hash(stream_hash&&) noexcept = default;
-stream_hash& stream_hash::operator=(stream_hash&&) noexcept = default;
-
-void stream_hash::update(std::span<const std::byte> chunk) noexcept {
-    EVP_DigestUpdate(impl_->ctx, chunk.data(), chunk.size());
-}
-
-stream_hash::digest stream_hash::finish() noexcept {
-    digest d{};
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(impl_->ctx, d.data(), &len);
-    return d;
-}
-
-std::string to_hex(const stream_hash::digest& d) {
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string s;
-    s.reserve(64);
-    for (auto c : d) {
-        s.push_back(hex[c >> 4]);
-        s.push_back(hex[c & 15]);
-    }
-    return s;
-}
-
 std::string encode_end(const end_trailer& e) {
     std::string s(end_payload_bytes, '\0');
     for (int i = 0; i < 8; ++i) s[i] = static_cast<char>(e.bytes >> (8 * (7 - i)));

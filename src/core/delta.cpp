@@ -9,9 +9,9 @@
 //     'E' end of stream
 // A file's blocks not sent are taken from the base file of the same name (from_base = 1).
 #include <migrate/delta.hpp>
+#include <migrate/sha256.hpp>
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <array>
@@ -37,22 +37,7 @@ constexpr char magic[8] = {'M', 'G', 'D', 'E', 'L', 'T', 'A', '1'};
 constexpr std::uint64_t end_of_runs = std::numeric_limits<std::uint64_t>::max();
 constexpr std::size_t max_run_blocks = 64;
 
-using sha256_digest = std::array<unsigned char, 32>;
-
-class sha256 {
-public:
-    sha256() : ctx_(EVP_MD_CTX_new(), &EVP_MD_CTX_free) { EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr); }
-    void update(const void* p, std::size_t n) { EVP_DigestUpdate(ctx_.get(), p, n); }
-    sha256_digest final() {
-        sha256_digest d{};
-        unsigned int len = 0;
-        EVP_DigestFinal_ex(ctx_.get(), d.data(), &len);
-        return d;
-    }
-
-private:
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
-};
+using sha256_digest = sha256::digest;
 
 // ---- writing --------------------------------------------------------------------------------
 
@@ -151,7 +136,7 @@ result<void> write_file(writer& w, const fs::path& base_file, const fs::path& fi
     if (cur.bad()) return io_fail(file, "cannot read");
     MIGRATE_TRY(flush());
     MIGRATE_TRY(w.num<std::uint64_t>(end_of_runs));
-    auto digest = hash.final();
+    auto digest = hash.finish();
     return w.bytes(digest.data(), digest.size());
 }
 
@@ -263,7 +248,7 @@ result<void> read_file(reader& r, const fs::path& base, const fs::path& out_dir,
         if (n == 0) break;
         hash.update(buf.data(), n);
     }
-    if (hash.final() != want)
+    if (hash.finish() != want)
         return make_failure(error::corrupt_artifact,
                             fmt::format("rebuilt '{}' does not match the sender's SHA-256: the base copies differ", *rel));
     fs::permissions(path, static_cast<fs::perms>(*mode & 07777), ec);

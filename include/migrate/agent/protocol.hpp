@@ -37,6 +37,7 @@
 #include <migrate/artifact.hpp>
 #include <migrate/json.hpp>
 #include <migrate/result.hpp>
+#include <migrate/sha256.hpp>
 
 #include <array>
 #include <chrono>
@@ -87,24 +88,9 @@ std::string encode_frame(frame_type t, std::string_view payload);
 result<frame_header> decode_frame_header(std::span<const std::byte, frame_header_bytes> bytes,
                                          const frame_limits& limits = {});
 
-/// SHA-256 of a stream, fed chunk by chunk (OpenSSL EVP underneath).
-class stream_hash {
-public:
-    using digest = std::array<unsigned char, 32>;
-    stream_hash();
-    ~stream_hash();
-    stream_hash(stream_hash&&) noexcept;
-    stream_hash& operator=(stream_hash&&) noexcept;
-    void update(std::span<const std::byte> chunk) noexcept;
-    /// The digest of everything fed so far; the hash cannot be fed afterwards.
-    digest finish() noexcept;
-
-private:
-    struct impl;
-    std::unique_ptr<impl> impl_;
-};
-/// Lower-case hex.
-std::string to_hex(const stream_hash::digest& d);
+/// SHA-256 of a stream (migrate/sha256.hpp).
+using stream_hash = ::migrate::sha256;
+using ::migrate::to_hex;
 
 /// The 'E' trailer.
 struct end_trailer {
