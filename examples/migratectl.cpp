@@ -7,10 +7,13 @@
 //
 // Hosts come from a running testbed (`--testbed`, default $MIGRATE_TESTBED, else "mtb") or
 // from a hosts file (`--hosts hosts.json`: [{"name":"a","socket":"/run/docker-a.sock",
-// "address":"10.0.0.2","work_dir":"/var/tmp/a"}, ...]) for engines outside a testbed.
+// "address":"10.0.0.2","work_dir":"/var/tmp/a","agent":"10.0.0.2:7070"}, ...]) for engines
+// outside a testbed. `--transport agent` streams artifacts agent to agent over the link
+// between the hosts (docs/agent.md); `local` streams them through this process.
 //
 // Exit codes: 0 moved, 1 the migration failed (the report says whether the source was
 // restored), 2 usage error, 3 setup failed (hosts, options).
+#include <migrate/agent/transport.hpp>
 #include <migrate/docker/engine.hpp>
 #include <migrate/strategies.hpp>
 #include <migrate/testbed/testbed.hpp>
@@ -48,10 +51,17 @@ migrate::result<migrate::json> read_json_file(const std::string& path) {
 migrate::result<std::map<std::string, migrate::edge_host>> load_hosts(const std::string& hosts_file,
                                                                      const std::string& testbed_name) {
     std::map<std::string, migrate::edge_host> out;
-    auto add = [&](std::string name, std::filesystem::path socket, std::string address, std::filesystem::path work) {
+    auto add = [&](std::string name, std::filesystem::path socket, std::string address, std::filesystem::path work,
+                   std::string agent) {
         migrate::docker::engine_options eo;
         eo.socket = std::move(socket);
-        out[name] = {name, std::move(address), std::make_shared<migrate::docker::engine>(eo), std::move(work)};
+        migrate::edge_host h;
+        h.name = name;
+        h.address = std::move(address);
+        h.runtime = std::make_shared<migrate::docker::engine>(eo);
+        h.work_dir = std::move(work);
+        h.agent = std::move(agent);
+        out[name] = std::move(h);
     };
     if (!hosts_file.empty()) {
         auto j = read_json_file(hosts_file);
@@ -63,7 +73,7 @@ migrate::result<std::map<std::string, migrate::edge_host>> load_hosts(const std:
                 return migrate::make_failure(migrate::error::invalid_argument,
                                              fmt::format("{}: host [{}] needs at least \"name\" and \"socket\"", hosts_file, i));
             add(h["name"].get<std::string>(), h["socket"].get<std::string>(), h.value("address", ""),
-                h.value("work_dir", "/var/tmp/migrate"));
+                h.value("work_dir", "/var/tmp/migrate"), h.value("agent", ""));
         }
         return out;
     }
@@ -71,8 +81,8 @@ migrate::result<std::map<std::string, migrate::edge_host>> load_hosts(const std:
     if (!tb)
         return migrate::failure{tb.error_code(),
                                 fmt::format("{} (bring a testbed up with `migrate-testbed up --name {}`, or give --hosts FILE)",
-                                                 tb.error().what(), testbed_name)};
-    for (auto& h : tb->hosts()) add(h.name, h.socket, h.address, h.work_dir);
+                                                 tb.error().message, testbed_name)};
+    for (auto& h : tb->hosts()) add(h.name, h.socket, h.address, h.work_dir, h.agent);
     return out;
 }
 
@@ -160,6 +170,13 @@ int main(int argc, char** argv) {
     mig->add_option("--stop-timeout", stop_timeout_s, "seconds a stopped source gets to exit before SIGKILL")
         ->capture_default_str()
         ->check(CLI::Range(0, 300));
+    std::string transport_name = "auto", token_file;
+    mig->add_option("--transport", transport_name,
+                    "how artifacts move: agent (agent to agent over the hosts' link), local (through this "
+                    "process), auto (agent when both hosts run one)")
+        ->check(CLI::IsMember({"auto", "agent", "local"}))
+        ->capture_default_str();
+    mig->add_option("--token-file", token_file, "the agents' shared token (default: the testbed's agent.token)");
     mig->add_flag("--json", as_json, "print the report as JSON instead of text");
     mig->add_option("--report", report_file, "also write the JSON report to this file");
     mig->add_flag("--quiet,-q", quiet, "no progress lines");
@@ -230,7 +247,32 @@ int main(int argc, char** argv) {
     if (!find(from)) return setup_error(fmt::format("no host '{}' (known: {})", from, known()));
     if (!find(to)) return setup_error(fmt::format("no host '{}' (known: {})", to, known()));
 
+    // Transport: the agents when asked for, or by default when both hosts run one.
+    std::shared_ptr<migrate::transport> transport = migrate::make_local_transport();
+    const bool agents = !find(from)->agent.empty() && !find(to)->agent.empty();
+    if (transport_name == "agent" && !agents)
+        return setup_error(fmt::format("--transport agent: host '{}' or '{}' runs no agent (migrate-testbed up --agents)", from, to));
+    if (transport_name == "agent" || (transport_name == "auto" && agents)) {
+        std::string token;
+        if (token_file.empty() && hosts_file.empty()) {
+            auto tb = migrate::testbed::testbed::open(testbed_name);
+            auto t = tb ? tb->agent_token() : migrate::result<std::string>(tb.error());
+            if (!t) return setup_error(fmt::format("the agents' token: {} (give --token-file)", t.error().what()));
+            token = *t;
+        } else {
+            std::ifstream in(token_file);
+            if (!in || !std::getline(in, token) || token.empty())
+                return setup_error(fmt::format("cannot read the agents' token from '{}'", token_file));
+        }
+        migrate::agent::agent_transport_options ao;
+        ao.token = token;
+        auto t = migrate::agent::make_agent_transport(ao);
+        if (!t) return setup_error(t.error().what());
+        transport = *t;
+    }
+
     migrate::migration_request req;
+    req.transport = transport;
     req.source = *find(from);
     req.target = *find(to);
     req.container = container;
