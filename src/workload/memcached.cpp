@@ -13,7 +13,10 @@
 
 #include <array>
 #include <atomic>
+#include <charconv>
+#include <chrono>
 #include <random>
+#include <thread>
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -175,6 +178,51 @@ result<std::uint64_t> memcached_client::count_intact(const memcached_dataset& ds
         if (!r) return r.error();
     }
     return intact;
+}
+
+result<std::map<std::string, std::uint64_t>> memcached_client::stats(const std::string& group) {
+    MIGRATE_TRY(impl_->write(group.empty() ? std::string("stats\r\n") : fmt::format("stats {}\r\n", group)));
+    std::map<std::string, std::uint64_t> out;
+    for (;;) {
+        auto line = impl_->read_line();
+        if (!line) return line.error();
+        if (*line == "END") return out;
+        // STAT <name> <value>; only the numeric ones are kept.
+        auto sp = line->find(' ', 5);
+        if (line->rfind("STAT ", 0) != 0 || sp == std::string::npos)
+            return make_failure(error::protocol_error, fmt::format("memcached {}: stats: unexpected '{}'", impl_->where, *line));
+        std::uint64_t v = 0;
+        auto value = std::string_view(*line).substr(sp + 1);
+        auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+        if (ec == std::errc{} && end == value.data() + value.size()) out[line->substr(5, sp - 5)] = v;
+    }
+}
+
+result<void> memcached_client::wait_settled(std::chrono::milliseconds patience, std::chrono::milliseconds quiet) {
+    const auto until = std::chrono::steady_clock::now() + patience;
+    auto since = std::chrono::steady_clock::now();
+    std::uint64_t last_moves = 0, hot = 0;
+    bool first = true;
+    while (std::chrono::steady_clock::now() < until) {
+        auto st = stats("items");
+        if (!st) return st.error();
+        std::uint64_t moves = 0;
+        hot = 0;
+        for (auto& [k, v] : *st) {
+            if (k.find(":moves_") != std::string::npos) moves += v;
+            if (k.size() > 11 && k.compare(k.size() - 11, 11, ":number_hot") == 0) hot += v;
+        }
+        if (first || hot != 0 || moves != last_moves) {
+            first = false;
+            last_moves = moves;
+            since = std::chrono::steady_clock::now();
+        } else if (std::chrono::steady_clock::now() - since >= quiet) {
+            return {};
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    }
+    return make_failure(error::timeout, fmt::format("memcached {}: still {} item(s) in the HOT LRU or moving after {} ms",
+                                                    impl_->where, hot, patience.count()));
 }
 
 bool memcached_udp_get(const std::string& host, std::uint16_t port, const std::string& key,

@@ -23,11 +23,6 @@
 
 #include <fmt/format.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -168,65 +163,16 @@ inline void load_dataset(const workload::memcached_dataset& ds, const std::strin
     REQUIRE(*n == ds.items);
 }
 
-/// `stats items` of the memcached at host:port as name -> value ("items:9:number_hot" -> 0);
-/// empty when it does not answer.
-inline std::map<std::string, long> memcached_item_stats(const std::string& host, std::uint16_t port) {
-    std::map<std::string, long> out;
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return out;
-    timeval tv{1, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    ::inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
-    std::string got;
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-        ::send(fd, "stats items\r\n", 13, MSG_NOSIGNAL) == 13) {
-        char buf[4096];
-        while (got.size() < 5 || got.compare(got.size() - 5, 5, "END\r\n") != 0) {
-            auto n = ::recv(fd, buf, sizeof buf, 0);
-            if (n <= 0) break;
-            got.append(buf, static_cast<std::size_t>(n));
-        }
-    }
-    ::close(fd);
-    std::istringstream in(got);
-    std::string stat, name;
-    long value = 0;
-    while (in >> stat >> name >> value)
-        if (stat == "STAT") out[name] = value;
-    return out;
-}
-
-/// Waits until memcached's LRU maintainer is done with a freshly loaded data set: every
-/// item moved out of the HOT segment (every `items:N:number_hot` is 0) and no move for
-/// `quiet`. Measured here: after a bulk load it moves 80% of the items to COLD at once,
-/// keeps 20% in HOT for about a second and then moves those too, each move rewriting the
-/// item's header (its LRU id and links) on the slab page. A data set is static only from
-/// then on; a first checkpoint taken earlier differs from the final one in many pages.
-inline bool wait_memcached_settled(const std::string& host, std::uint16_t port,
-                                   std::chrono::milliseconds patience = 15s, std::chrono::milliseconds quiet = 200ms) {
-    auto until = steady_clock::now() + patience;
-    long last = -1;
-    auto since = steady_clock::now();
-    while (steady_clock::now() < until) {
-        auto st = memcached_item_stats(host, port);
-        long moves = st.empty() ? -1 : 0;
-        bool hot = st.empty();
-        for (auto& [k, v] : st) {
-            if (k.find(":moves_") != std::string::npos) moves += v;
-            if (k.size() > 11 && k.compare(k.size() - 11, 11, ":number_hot") == 0 && v != 0) hot = true;
-        }
-        if (hot || moves != last) {
-            last = moves;
-            since = steady_clock::now();
-        } else if (steady_clock::now() - since >= quiet) {
-            return true;
-        }
-        std::this_thread::sleep_for(50ms);
-    }
-    return false;
+/// Waits until the data set in the memcached at host:port is static page for page
+/// (`memcached_client::wait_settled`: its LRU maintainer re-links freshly stored items for
+/// about a second after a bulk load). The connection is closed before returning (CRIU
+/// cannot dump an established TCP connection).
+inline bool wait_memcached_settled(const std::string& host, std::uint16_t port) {
+    auto c = workload::memcached_client::connect(host, port);
+    if (!c) return false;
+    auto r = c->wait_settled();
+    INFO(why(r));
+    return r.has_value();
 }
 
 inline bool has_phase(const migration_report& rep, phase p, std::optional<phase> stage = std::nullopt) {

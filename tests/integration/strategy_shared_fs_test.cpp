@@ -182,7 +182,7 @@ TEST_CASE("shared_fs: a counter whose state is on the shared path resumes on b, 
     CHECK(on_b->running);
 }
 
-TEST_CASE("shared_fs: a mount outside the shared root is refused in prepare, naming it; the source is untouched",
+TEST_CASE("shared_fs: a mount outside the shared root is refused in prepare naming it and the source is untouched",
           "[strategy][shared_fs][docker]") {
     scene s{"sft-outside", 0};
     s.image_on_both(busybox_ref, image::busybox_recipe());

@@ -67,3 +67,30 @@ TEST_CASE("connecting to nothing says where", "[memcached]") {
     CHECK_THAT(c.error().message, Catch::Contains("127.0.0.1:1"));
     CHECK_FALSE(workload::memcached_udp_get("127.0.0.1", 1, "k", "v", 100ms));
 }
+
+TEST_CASE("stats and wait_settled: a freshly loaded data set is static once the LRU maintainer is done",
+          "[memcached]") {
+    local_memcached mc{21913};
+    auto c = workload::memcached_client::connect("127.0.0.1", mc.port);
+    REQUIRE(c);
+    workload::memcached_dataset ds{.prefix = "settle", .items = 3000, .value_size = 512};
+    REQUIRE(c->load(ds));
+    auto t0 = std::chrono::steady_clock::now();
+    auto settled = c->wait_settled(10s);
+    INFO((settled ? std::string{} : settled.error().what()));
+    REQUIRE(settled);
+    auto st = c->stats("items");
+    REQUIRE(st);
+    std::uint64_t items = 0, hot = 0;
+    for (auto& [k, v] : *st) {
+        if (k.size() > 7 && k.compare(k.size() - 7, 7, ":number") == 0) items += v;
+        if (k.find(":number_hot") != std::string::npos) hot += v;
+    }
+    CHECK(items == 3000);
+    CHECK(hot == 0);   // every item left the HOT segment
+    CHECK(std::chrono::steady_clock::now() - t0 >= 200ms);   // at least the quiet period
+    auto general = c->stats();
+    REQUIRE(general);
+    CHECK(general->at("curr_items") == 3000);
+    CHECK_FALSE(general->count("version"));   // not numeric: left out
+}

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,18 @@ public:
     result<void> load(const memcached_dataset& ds);
     /// How many items of the data set are present with the right value.
     result<std::uint64_t> count_intact(const memcached_dataset& ds);
+    /// `stats` (or `stats <group>`, e.g. "items"): every numeric statistic by name
+    /// ("items:9:number_hot" -> 0).
+    result<std::map<std::string, std::uint64_t>> stats(const std::string& group = {});
+    /// Waits until memcached's LRU maintainer is done with freshly stored items: none left in
+    /// the HOT segment (`items:N:number_hot`) and no move (`items:N:moves_*`) for `quiet`.
+    /// Why: after a bulk load it re-links the new items HOT -> COLD for about a second
+    /// (measured here: 80% at once, the last 20% a second later), rewriting their headers on
+    /// every slab page; the data set is static, page for page, only from then on (which is
+    /// what a checkpoint delta measured against an earlier checkpoint sees). `timeout` when
+    /// it has not settled within `patience`.
+    result<void> wait_settled(std::chrono::milliseconds patience = std::chrono::seconds{15},
+                              std::chrono::milliseconds quiet = std::chrono::milliseconds{200});
 
 private:
     struct impl;
