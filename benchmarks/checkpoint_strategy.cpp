@@ -1,0 +1,259 @@
+// Downtime of the CRIU strategies for memcached (thesis A3) on a running testbed, as a client
+// sees it, side by side:
+//   checkpoint        the checkpoint strategy: first checkpoint moved in prepare, in the
+//                     downtime only the blocks of the final one that changed (delta)
+//   checkpoint-whole  the same with delta = false: the final checkpoint moves whole
+//   stop-and-copy     checkpoint_move (the foundation's path: dump with exit, stream the
+//                     whole checkpoint, restore); local transport only
+// memcached runs on host a's service network with `--items` keys, settled (its LRU
+// maintainer done) before each move; the image is on both hosts, so only the service moves.
+// Downtime: last answer from a to first answer from b of a UDP get every 5 ms from the
+// client side. Every key is checked on b after each move. Needs the testbed up (with
+// `--agents` for `--transport agent`, where the bytes cross the testbed's links).
+//
+//   bench_checkpoint_strategy --testbed ckp [--items 20000] [--value-size 512] [--runs 3]
+//                             [--transport local|agent] [--variants checkpoint,checkpoint-whole,stop-and-copy]
+#include <migrate/agent/transport.hpp>
+#include <migrate/checkpoint_move.hpp>
+#include <migrate/docker/engine.hpp>
+#include <migrate/image/rootfs_builder.hpp>
+#include <migrate/pipe.hpp>
+#include <migrate/probe.hpp>
+#include <migrate/strategies.hpp>
+#include <migrate/testbed/testbed.hpp>
+#include <migrate/workload/memcached.hpp>
+#include <migrate/workload/service_locator.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace migrate;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct sample {
+    double downtime_ms = 0;
+    double relocate_ms = 0;
+    double snapshot_ms = 0;
+    double restore_ms = 0;
+    std::uint64_t relocate_bytes = 0;   // what crossed in the downtime
+    double ratio = 0;                   // delta ratio (checkpoint only)
+    bool keys_ok = false;
+};
+
+[[noreturn]] void die(const std::string& what) {
+    fmt::print(stderr, "bench_checkpoint_strategy: {}\n", what);
+    std::exit(1);
+}
+
+template <class T>
+T need(result<T> r, std::string_view what) {
+    if (!r) die(fmt::format("{}: {}", what, r.error().what()));
+    return std::move(*r);
+}
+void need(result<void> r, std::string_view what) {
+    if (!r) die(fmt::format("{}: {}", what, r.error().what()));
+}
+
+std::string address_of(docker::engine& e, const std::string& name, const std::string& network) {
+    for (int i = 0; i < 500; ++i) {
+        if (auto a = e.container_address(name, network)) return *a;
+        std::this_thread::sleep_for(20ms);
+    }
+    die(fmt::format("container {} has no address on {} of {}", name, network, e.endpoint()));
+}
+
+double median(std::vector<double> v) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string tb_name, transport_kind = "local", variants_arg = "checkpoint,checkpoint-whole,stop-and-copy";
+    std::uint64_t items = 20000;
+    std::size_t value_size = 512;
+    int runs = 3;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        auto next = [&]() -> std::string {
+            if (i + 1 >= argc) {
+                fmt::print(stderr, "{} needs a value\n", a);
+                std::exit(2);
+            }
+            return argv[++i];
+        };
+        if (a == "--testbed") tb_name = next();
+        else if (a == "--items") items = std::stoull(next());
+        else if (a == "--value-size") value_size = std::stoul(next());
+        else if (a == "--runs") runs = std::stoi(next());
+        else if (a == "--transport") transport_kind = next();
+        else if (a == "--variants") variants_arg = next();
+        else {
+            fmt::print(stderr,
+                       "usage: {} --testbed NAME [--items N] [--value-size B] [--runs R] [--transport local|agent] "
+                       "[--variants checkpoint,checkpoint-whole,stop-and-copy]\n",
+                       argv[0]);
+            return 2;
+        }
+    }
+    if (tb_name.empty() || runs < 1 || (transport_kind != "local" && transport_kind != "agent")) {
+        fmt::print(stderr, "usage: {} --testbed NAME [--items N] [--value-size B] [--runs R] [--transport local|agent]\n",
+                   argv[0]);
+        return 2;
+    }
+    std::vector<std::string> variants;
+    {
+        std::stringstream ss(variants_arg);
+        for (std::string v; std::getline(ss, v, ',');) {
+            if (v != "checkpoint" && v != "checkpoint-whole" && v != "stop-and-copy") die("unknown variant " + v);
+            if (v == "stop-and-copy" && transport_kind == "agent") continue;  // checkpoint_move has no transport
+            variants.push_back(v);
+        }
+    }
+
+    auto tb = need(testbed::testbed::open(tb_name), "testbed " + tb_name);
+    auto ha = need(tb.find("a"), "host a"), hb = need(tb.find("b"), "host b");
+    if (ha.service_network.empty()) die("the testbed has no service network: bring it up again with this build");
+    const std::string network = ha.service_network;
+    auto a = std::make_shared<docker::engine>(docker::engine_options{.socket = ha.socket});
+    auto b = std::make_shared<docker::engine>(docker::engine_options{.socket = hb.socket});
+    std::shared_ptr<transport> tp = make_local_transport();
+    if (transport_kind == "agent") {
+        if (ha.agent.empty() || hb.agent.empty()) die("the testbed runs no agents (bring it up with --agents)");
+        tp = need(agent::make_agent_transport({.token = need(tb.agent_token(), "agent token")}), "agent transport");
+    }
+
+    // The image on both hosts: only the service moves.
+    const std::string ref = "bench-ckpt-memcached:1";
+    if (!a->inspect_image(ref)) {
+        auto r = image::memcached_recipe();
+        need(image::build_image(*a, r.rootfs, ref, r.changes), "build " + ref);
+    }
+    auto id = need(a->inspect_image(ref), "image on a").id;
+    if (auto on_b = b->inspect_image(ref); !on_b || on_b->id != id)
+        need(stream_between([&](byte_sink& out) { return a->save_images({ref}, out); },
+                            [&](byte_source& in) -> result<void> {
+                                auto r = b->load_images(in);
+                                if (!r) return r.error();
+                                return {};
+                            }),
+             "copy the image to b");
+
+    const std::string name = "bench-ckpt-mc";
+    const std::uint16_t port = 11211;
+    const workload::memcached_dataset ds{.prefix = "bench", .items = items, .value_size = value_size};
+    std::map<std::string, std::vector<sample>> results;
+    fmt::print(stderr, "memcached {} x {} B, {} run(s), transport {}\n", items, value_size, runs, transport_kind);
+
+    for (int run = 0; run < runs; ++run) {
+        for (auto& variant : variants) {
+            (void)a->remove(name, true);
+            (void)b->remove(name, true);
+            container_spec spec{.name = name, .image = ref,
+                                .cmd = {"-p", std::to_string(port), "-U", std::to_string(port), "-m", "1024"},
+                                .network_mode = network};
+            auto cid = need(a->create(spec), "create on a");
+            need(a->start(cid), "start on a");
+            auto addr_a = address_of(*a, name, network);
+            {
+                std::optional<workload::memcached_client> c;
+                for (int i = 0; i < 100 && !c; ++i) {
+                    if (auto r = workload::memcached_client::connect(addr_a, port)) c.emplace(std::move(*r));
+                    else std::this_thread::sleep_for(50ms);
+                }
+                if (!c) die("memcached on a does not answer");
+                need(c->load(ds), "load the data set");
+                need(c->wait_settled(std::chrono::seconds{60}), "settle");
+            }  // closed: CRIU cannot dump an established TCP connection
+
+            const auto key = ds.key(0), value = ds.value(0);
+            downtime_prober prober(workload::two_location_probe(
+                                       workload::container_address_locator(ha.socket, name, network),
+                                       workload::container_address_locator(hb.socket, name, network),
+                                       [&](const std::string& addr) {
+                                           return workload::memcached_udp_get(addr, port, key, value, 5ms);
+                                       }),
+                                   5ms, "memcached UDP get every 5 ms from the client side");
+            prober.start();
+            if (!prober.wait_for_source(5s)) die("the prober never reached a");
+
+            migration_report rep;
+            if (variant == "stop-and-copy") {
+                rep = need(checkpoint_move(*a, *b, {.container = name, .source_label = "a", .target_label = "b"}),
+                           "checkpoint_move");
+            } else {
+                json opts = {{"delta", variant == "checkpoint"}};
+                auto m = need(make_migrator("checkpoint", opts), "checkpoint strategy");
+                migration_request req;
+                req.source = {"a", ha.address, a, ha.work_dir, ha.agent};
+                req.target = {"b", hb.address, b, hb.work_dir, hb.agent};
+                req.container = name;
+                req.transport = tp;
+                rep = need(run_migration(*m, req), "checkpoint strategy");
+            }
+            bool arrived = prober.wait_for_target(20s);
+            prober.stop();
+            if (!rep.success) die(fmt::format("{} run {} failed: {}", variant, run + 1, rep.error));
+            if (!arrived || !prober.result()) die(fmt::format("{} run {}: the prober never reached b", variant, run + 1));
+            sample s;
+            s.downtime_ms = prober.result()->downtime_ms;
+            s.relocate_ms = rep.total_ms(phase::relocate);
+            s.snapshot_ms = rep.total_ms(phase::snapshot);
+            s.restore_ms = rep.total_ms(phase::restore);
+            s.relocate_bytes = variant == "stop-and-copy" ? rep.total_bytes(phase::transfer)
+                                                          : rep.total_bytes(phase::transfer, phase::relocate);
+            if (rep.details.contains("delta")) s.ratio = rep.details["delta"].value("ratio", 0.0);
+            auto addr_b = address_of(*b, name, network);
+            std::optional<std::uint64_t> n;
+            for (int i = 0; i < 50 && !n; ++i) {
+                if (auto c = workload::memcached_client::connect(addr_b, port))
+                    if (auto k = c->count_intact(ds)) n = *k;
+                if (!n) std::this_thread::sleep_for(100ms);
+            }
+            s.keys_ok = n && *n == items;
+            fmt::print(stderr, "  run {} {:<17} downtime {:7.1f} ms  relocate {:7.1f} ms (dump {:6.1f}, restore {:6.1f})  "
+                               "{:>10} B in the downtime{}  keys {}\n",
+                       run + 1, variant, s.downtime_ms, s.relocate_ms, s.snapshot_ms, s.restore_ms, s.relocate_bytes,
+                       s.ratio > 0 ? fmt::format(" (delta {:.1f}x)", s.ratio) : std::string{},
+                       s.keys_ok ? "all" : fmt::format("{} of {}", n.value_or(0), items));
+            results[variant].push_back(s);
+            (void)b->remove(name, true);
+            (void)a->remove(name, true);
+            if (!s.keys_ok) die("keys lost");
+        }
+    }
+
+    fmt::print("checkpoint strategies, memcached {} x {} B ({:.1f} MiB of values), transport {}, medians of {} run(s):\n",
+               items, value_size, double(items * value_size) / 1048576.0, transport_kind, runs);
+    fmt::print("  {:<17} {:>12} {:>12} {:>9} {:>9} {:>14} {:>8}\n", "variant", "downtime ms", "relocate ms", "dump ms",
+               "restore ms", "downtime bytes", "delta");
+    for (auto& v : variants) {
+        auto& r = results[v];
+        auto med = [&](auto f) {
+            std::vector<double> x;
+            for (auto& s : r) x.push_back(f(s));
+            return median(x);
+        };
+        fmt::print("  {:<17} {:>12.1f} {:>12.1f} {:>9.1f} {:>9.1f} {:>14.0f} {:>8}\n", v,
+                   med([](const sample& s) { return s.downtime_ms; }), med([](const sample& s) { return s.relocate_ms; }),
+                   med([](const sample& s) { return s.snapshot_ms; }), med([](const sample& s) { return s.restore_ms; }),
+                   med([](const sample& s) { return double(s.relocate_bytes); }),
+                   v == "checkpoint" ? fmt::format("{:.1f}x", med([](const sample& s) { return s.ratio; })) : "-");
+    }
+    fmt::print("every key present on b after every move: yes\n");
+    fmt::print("reproduce: {} --testbed {} --items {} --value-size {} --runs {} --transport {} --variants {}\n", argv[0],
+               tb_name, items, value_size, runs, transport_kind, variants_arg);
+    return 0;
+}
