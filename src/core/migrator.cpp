@@ -214,6 +214,8 @@ void migrator_base::do_rollback(prepared&, json&) noexcept {}
 void migrator_base::do_cleanup(prepared&, json&) noexcept {}
 
 void migrator_base::rollback(prepared& p) noexcept {
+    // After a successful relocation the target holds the only running copy: nothing to undo.
+    if (p.strategy != name() || (p.relocated && p.report.success)) return;
     try {
         recording_hooks rh{p};
         const hooks& h = rh.h;

@@ -20,6 +20,15 @@ struct entry {
 template <class Strategy, class Options>
 result<std::unique_ptr<migrator>> make_with(const json& j) {
     if (!j.is_object()) return make_failure(error::invalid_argument, "strategy options: expected a JSON object");
+    // A misspelt option would silently keep its default: refuse names the strategy lacks.
+    const json known = Options{};
+    for (auto& [key, value] : j.items())
+        if (!known.contains(key)) {
+            std::vector<std::string> names;
+            for (auto& [k, v] : known.items()) names.push_back(k);
+            return make_failure(error::invalid_argument, fmt::format("{}.{}: no such option (known: {})", Strategy(Options{}).name(),
+                                                                     key, fmt::join(names, ", ")));
+        }
     auto o = parse_options<Options>(j);
     if (!o) return o.error();
     return std::unique_ptr<migrator>(std::make_unique<Strategy>(std::move(*o)));

@@ -169,3 +169,28 @@ TEST_CASE("strategies are made by name from JSON options", "[migrator]") {
     REQUIRE_FALSE(list.empty());
     CHECK(list.front().name == "export_import");
 }
+
+TEST_CASE("every strategy takes back its own default options and refuses unknown names", "[migrator]") {
+    for (auto& s : list_strategies()) {
+        INFO(s.name);
+        auto again = make_migrator(s.name, s.default_options);
+        REQUIRE(again);
+        auto typo = make_migrator(s.name, {{"no_such_option", 1}});
+        REQUIRE_FALSE(typo);
+        CHECK(typo.error_code() == error::invalid_argument);
+        CHECK_THAT(typo.error().message, Catch::Contains(s.name + ".no_such_option"));
+    }
+}
+
+TEST_CASE("rollback after a successful relocation leaves the moved service alone", "[migrator]") {
+    fixture f;
+    strategy::export_import m;
+    auto p = m.prepare(f.request());
+    REQUIRE(p);
+    auto rep = m.relocate(*p);
+    REQUIRE(rep);
+    REQUIRE(rep->success);
+    m.rollback(*p);
+    REQUIRE(f.b->find("svc"));
+    CHECK(f.b->find("svc")->info.running);
+}
