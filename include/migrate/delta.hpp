@@ -5,9 +5,11 @@
 // during preparation; at relocation the final checkpoint differs from it only in the pages
 // the service wrote since. Both sides hold the base, so the sender compares block by block
 // locally (no rsync-style round trip) and streams only blocks that changed, plus whole files
-// that are new; the receiver rebuilds the directory from its base and the blocks. Every
-// rebuilt file is checked against the sender's SHA-256, so a base that differs on the two
-// sides is caught (`corrupt_artifact`), never restored from.
+// that are new; the receiver rebuilds the directory from its base and the blocks. A block
+// found at another offset of the base file is sent as a reference, not as bytes: CRIU
+// writes pages in address order, so one page that became present low in memory shifts all
+// pages after it. Every rebuilt file is checked against the sender's SHA-256, so a base that
+// differs on the two sides is caught (`corrupt_artifact`), never restored from.
 #pragma once
 
 #include <migrate/json.hpp>
@@ -23,6 +25,7 @@ struct delta_stats {
     std::uint64_t full_bytes = 0;      ///< size of every file of the new directory
     std::uint64_t stream_bytes = 0;    ///< bytes of the delta stream (what crosses the link)
     std::uint64_t changed_blocks = 0;  ///< blocks sent
+    std::uint64_t moved_blocks = 0;    ///< blocks found at another offset of the base file (sent as a reference)
     std::uint64_t total_blocks = 0;    ///< blocks in the new directory
     std::uint64_t files = 0;           ///< regular files in the new directory
     std::uint64_t new_files = 0;       ///< files without a counterpart in the base (sent whole)
