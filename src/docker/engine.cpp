@@ -14,6 +14,8 @@
 #include <sstream>
 #include <optional>
 #include <random>
+#include <set>
+#include <thread>
 
 namespace migrate::docker {
 
@@ -613,12 +615,49 @@ result<std::string> engine::container_address(std::string_view id, std::string_v
 
 // --- checkpoints ---------------------------------------------------------------------------
 
+namespace {
+// The blobs of containerd's content store under the daemon's data root ("" when not visible).
+std::set<std::string> content_blobs(const std::filesystem::path& blobs) {
+    std::set<std::string> names;
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator(blobs, ec); !ec && it != std::filesystem::directory_iterator();
+         it.increment(ec))
+        names.insert(it->path().filename().string());
+    return names;
+}
+}  // namespace
+
 result<void> engine::create_checkpoint(std::string_view id, const checkpoint_options& opts) {
     if (opts.name.empty()) return make_failure(error::invalid_argument, "checkpoint_options.name: must not be empty");
+    // moby/moby#42900, on the checkpoint side: containerd stores each checkpoint (the CRIU
+    // images and the container's runtime spec) as blobs in its content store, and dockerd
+    // deletes them again; the next checkpoint of the same container writes the identical spec
+    // blob and fails ("content sha256:...: already exists") while containerd has not yet
+    // collected the first. Seen here once in about 40 pairs: an exit dump failing that way
+    // has already stopped the process and its images are gone, the memory state is lost. So
+    // after a checkpoint that leaves the container running (another one will follow), wait
+    // until containerd collected what it made: about 0.2 s here, at most 10 s.
+    std::filesystem::path blobs;
+    std::set<std::string> before;
+    if (!opts.exit)
+        if (auto root = impl_->docker_root()) {
+            blobs = *root / "containerd" / "daemon" / "io.containerd.content.v1.content" / "blobs" / "sha256";
+            before = content_blobs(blobs);
+        }
     json body = {{"CheckpointID", opts.name}, {"Exit", opts.exit}};
     auto r = impl_->call(impl_->with_json("POST", "/containers/" + seg(id) + "/checkpoints", body),
                          fmt::format("checkpoint '{}' of container '{}'", opts.name, id));
     if (!r) return r.error();
+    if (!blobs.empty()) {
+        auto made = content_blobs(blobs);
+        std::erase_if(made, [&](const std::string& b) { return before.count(b) != 0; });
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+        while (!made.empty() && std::chrono::steady_clock::now() < until) {
+            std::this_thread::sleep_for(std::chrono::milliseconds{20});
+            std::error_code ec;
+            std::erase_if(made, [&](const std::string& b) { return !std::filesystem::exists(blobs / b, ec); });
+        }
+    }
     return {};
 }
 
