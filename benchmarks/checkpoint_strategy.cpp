@@ -13,6 +13,8 @@
 //
 //   bench_checkpoint_strategy --testbed ckp [--items 20000] [--value-size 512] [--runs 3]
 //                             [--transport local|agent] [--variants checkpoint,checkpoint-whole,stop-and-copy]
+//                             [--keep]   (checkpoint variants: keep both checkpoints and the stopped
+//                                         source of each run, renamed bench-ckpt-mc-<run>, to look at)
 #include <migrate/agent/transport.hpp>
 #include <migrate/checkpoint_move.hpp>
 #include <migrate/docker/engine.hpp>
@@ -85,6 +87,7 @@ int main(int argc, char** argv) {
     std::uint64_t items = 20000;
     std::size_t value_size = 512;
     int runs = 3;
+    bool keep = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto next = [&]() -> std::string {
@@ -100,6 +103,7 @@ int main(int argc, char** argv) {
         else if (a == "--runs") runs = std::stoi(next());
         else if (a == "--transport") transport_kind = next();
         else if (a == "--variants") variants_arg = next();
+        else if (a == "--keep") keep = true;
         else {
             fmt::print(stderr,
                        "usage: {} --testbed NAME [--items N] [--value-size B] [--runs R] [--transport local|agent] "
@@ -151,7 +155,7 @@ int main(int argc, char** argv) {
                             }),
              "copy the image to b");
 
-    const std::string name = "bench-ckpt-mc";
+    const std::string base_name = "bench-ckpt-mc";
     const std::uint16_t port = 11211;
     const workload::memcached_dataset ds{.prefix = "bench", .items = items, .value_size = value_size};
     std::map<std::string, std::vector<sample>> results;
@@ -159,6 +163,7 @@ int main(int argc, char** argv) {
 
     for (int run = 0; run < runs; ++run) {
         for (auto& variant : variants) {
+            const std::string name = keep ? fmt::format("{}-{}-{}", base_name, variant, run + 1) : base_name;
             (void)a->remove(name, true);
             (void)b->remove(name, true);
             container_spec spec{.name = name, .image = ref,
@@ -194,13 +199,14 @@ int main(int argc, char** argv) {
                 rep = need(checkpoint_move(*a, *b, {.container = name, .source_label = "a", .target_label = "b"}),
                            "checkpoint_move");
             } else {
-                json opts = {{"delta", variant == "checkpoint"}};
+                json opts = {{"delta", variant == "checkpoint"}, {"keep_checkpoints", keep}};
                 auto m = need(make_migrator("checkpoint", opts), "checkpoint strategy");
                 migration_request req;
                 req.source = {"a", ha.address, a, ha.work_dir, ha.agent};
                 req.target = {"b", hb.address, b, hb.work_dir, hb.agent};
                 req.container = name;
                 req.transport = tp;
+                req.remove_source = !keep;
                 rep = need(run_migration(*m, req), "checkpoint strategy");
             }
             bool arrived = prober.wait_for_target(20s);
@@ -230,7 +236,10 @@ int main(int argc, char** argv) {
                        s.keys_ok ? "all" : fmt::format("{} of {}", n.value_or(0), items));
             results[variant].push_back(s);
             (void)b->remove(name, true);
-            (void)a->remove(name, true);
+            if (keep && variant != "stop-and-copy")
+                fmt::print(stderr, "  kept the source {} ({}) with its checkpoints\n", name, cid);
+            else
+                (void)a->remove(name, true);
             if (!s.keys_ok) die("keys lost");
         }
     }
