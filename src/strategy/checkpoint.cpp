@@ -234,9 +234,24 @@ result<void> checkpoint::do_relocate(prepared& p, const hooks& h, std::stop_toke
         json failed = json::array();
         auto r = detail::dump_retrying(src, p.source.id, {.name = final_, .exit = true}, opts_.dump_retries, failed);
         auto took = s.finish(r ? std::error_code{} : r.error_code());
-        p.report.details["final_checkpoint"] = {{"name", final_}, {"dump_ms", ms_of(took)}};
-        if (!failed.empty()) p.report.details["final_checkpoint"]["failed_attempts"] = failed;
-        if (!r) return r.error();
+        auto& fc = p.report.details["final_checkpoint"];
+        fc = {{"name", final_}, {"dump_ms", ms_of(took)}};
+        if (!failed.empty()) fc["failed_attempts"] = failed;
+        if (!r) {
+            // A dump can fail after CRIU stopped the service, its images gone with it (seen
+            // with containerd, moby#42900). The first checkpoint is then the newest copy of
+            // the service's memory: better restored from than started cold.
+            auto now = src.inspect(p.source.id);
+            auto cps = src.list_checkpoints(p.source.id);
+            if (now && !now->running && cps && std::find(cps->begin(), cps->end(), final_) == cps->end() &&
+                std::find(cps->begin(), cps->end(), first) != cps->end()) {
+                p.exit_checkpoint = first;
+                fc["fallback"] = fmt::format("the failed dump stopped the service and left no checkpoint: the rollback "
+                                             "restores '{}', its memory as of the preparation",
+                                             first);
+            }
+            return r.error();
+        }
     }
     if (stop.stop_requested()) return cancelled_in("during relocation");
     // Volumes after the dump: their contents then match the memory state exactly.

@@ -47,6 +47,9 @@ public:
 
     std::atomic<bool> refuse_restore{false};
     std::atomic<bool> unreachable{false};
+    /// An exit checkpoint is taken for real (the service stops), then its files are deleted
+    /// and the call fails: what dockerd does when containerd fails after the dump.
+    std::atomic<bool> lose_exit_checkpoint{false};
     std::atomic<int> restores_refused{0};
 
     std::string endpoint() const override { return rt().endpoint(); }
@@ -76,6 +79,13 @@ public:
     result<void> export_volume(std::string_view n, byte_sink& out) override { return rt().export_volume(n, out); }
     result<void> import_volume(std::string_view n, byte_source& tar) override { return rt().import_volume(n, tar); }
     result<void> create_checkpoint(std::string_view id, const checkpoint_options& o) override {
+        if (lose_exit_checkpoint && o.exit) {
+            MIGRATE_TRY(rt().create_checkpoint(id, o));
+            MIGRATE_TRY(rt().delete_checkpoint(id, o.name));
+            return make_failure(error::daemon_error,
+                                fmt::format("injected by faulty_engine: checkpoint '{}' of '{}' dumped, then lost on {}",
+                                            o.name, id, endpoint()));
+        }
         return rt().create_checkpoint(id, o);
     }
     result<std::vector<std::string>> list_checkpoints(std::string_view id) override { return rt().list_checkpoints(id); }

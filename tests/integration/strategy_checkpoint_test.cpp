@@ -107,9 +107,10 @@ struct scene {
         load_dataset(dataset, svc_a(), port);
     }
 
-    migration_request request(std::shared_ptr<container_runtime> target = nullptr) {
+    migration_request request(std::shared_ptr<container_runtime> target = nullptr,
+                              std::shared_ptr<container_runtime> source = nullptr) {
         migration_request r;
-        r.source = {"a", tb_host("a").address, a, tb_host("a").work_dir};
+        r.source = {"a", tb_host("a").address, source ? source : a, tb_host("a").work_dir};
         r.target = {"b", tb_host("b").address, target ? target : b, tb_host("b").work_dir};
         r.container = name;
         return r;
@@ -460,6 +461,24 @@ TEST_CASE("checkpoint: a corrupt copy of the first checkpoint on b is caught bef
     CHECK_THAT(rep->error, Catch::StartsWith("corrupt_artifact") && Catch::Contains("SHA-256"));
     CHECK(has_phase(*rep, phase::snapshot, phase::relocate));
     CHECK_FALSE(has_phase(*rep, phase::restore));   // nothing was restored from a bad rebuild
+    s.check_source_kept_everything(*rep);
+}
+
+TEST_CASE("checkpoint: a final dump that stopped the service and lost its images is rolled back from the first checkpoint",
+          "[strategy][checkpoint][docker][criu][rollback]") {
+    scene s{"ckt-lostdump", 11519};
+    s.start_memcached();
+    auto a = std::make_shared<faulty_engine>(s.a);
+    a->lose_exit_checkpoint = true;
+    strategy::checkpoint m;
+    auto rep = run_migration(m, s.request(nullptr, a));
+    REQUIRE_OK(rep);
+    INFO(rep->to_text() << rep->details.dump(2));
+    CHECK_THAT(rep->error, Catch::StartsWith("daemon_error") && Catch::Contains("injected by faulty_engine"));
+    const auto first = rep->details["first_checkpoint"]["name"].get<std::string>();
+    CHECK_THAT(rep->details["final_checkpoint"]["fallback"].get<std::string>(), Catch::Contains(first));
+    // Not started cold: restored from the first checkpoint, so the (static) data set is all there.
+    CHECK_THAT(rep->details["rollback"].dump(), Catch::Contains("restore source from checkpoint '" + first + "': ok"));
     s.check_source_kept_everything(*rep);
 }
 
