@@ -5,6 +5,8 @@
 //   checkpoint-whole  the same with delta = false: the final checkpoint moves whole
 //   stop-and-copy     checkpoint_move (the foundation's path: dump with exit, stream the
 //                     whole checkpoint, restore); local transport only
+//   shared-fs         the shared_fs strategy with the testbed's data directory as the shared
+//                     root: the checkpoint goes through that path (no transport)
 // memcached runs on host a's service network with `--items` keys, settled (its LRU
 // maintainer done) before each move; the image is on both hosts, so only the service moves.
 // Downtime: last answer from a to first answer from b of a UDP get every 5 ms from the
@@ -12,7 +14,7 @@
 // `--agents` for `--transport agent`, where the bytes cross the testbed's links).
 //
 //   bench_checkpoint_strategy --testbed ckp [--items 20000] [--value-size 512] [--runs 3]
-//                             [--transport local|agent] [--variants checkpoint,checkpoint-whole,stop-and-copy]
+//                             [--transport local|agent] [--variants checkpoint,checkpoint-whole,stop-and-copy,shared-fs]
 //                             [--keep]   (checkpoint variants: keep both checkpoints and the stopped
 //                                         source of each run, renamed bench-ckpt-mc-<run>, to look at)
 #include <migrate/agent/transport.hpp>
@@ -83,7 +85,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string tb_name, transport_kind = "local", variants_arg = "checkpoint,checkpoint-whole,stop-and-copy";
+    std::string tb_name, transport_kind = "local", variants_arg = "checkpoint,checkpoint-whole,stop-and-copy,shared-fs";
     std::uint64_t items = 20000;
     std::size_t value_size = 512;
     int runs = 3;
@@ -107,7 +109,7 @@ int main(int argc, char** argv) {
         else {
             fmt::print(stderr,
                        "usage: {} --testbed NAME [--items N] [--value-size B] [--runs R] [--transport local|agent] "
-                       "[--variants checkpoint,checkpoint-whole,stop-and-copy]\n",
+                       "[--variants checkpoint,checkpoint-whole,stop-and-copy,shared-fs] [--keep]\n",
                        argv[0]);
             return 2;
         }
@@ -121,8 +123,9 @@ int main(int argc, char** argv) {
     {
         std::stringstream ss(variants_arg);
         for (std::string v; std::getline(ss, v, ',');) {
-            if (v != "checkpoint" && v != "checkpoint-whole" && v != "stop-and-copy") die("unknown variant " + v);
-            if (v == "stop-and-copy" && transport_kind == "agent") continue;  // checkpoint_move has no transport
+            if (v != "checkpoint" && v != "checkpoint-whole" && v != "stop-and-copy" && v != "shared-fs")
+                die("unknown variant " + v);
+            if ((v == "stop-and-copy" || v == "shared-fs") && transport_kind == "agent") continue;  // no transport
             variants.push_back(v);
         }
     }
@@ -200,7 +203,12 @@ int main(int argc, char** argv) {
                            "checkpoint_move");
             } else {
                 json opts = {{"delta", variant == "checkpoint"}, {"keep_checkpoints", keep}};
-                auto m = need(make_migrator("checkpoint", opts), "checkpoint strategy");
+                if (variant == "shared-fs") {
+                    auto root = tb.options().data_root / tb.options().name / "shared";
+                    std::filesystem::create_directories(root);
+                    opts = {{"shared_root", root.string()}, {"keep_checkpoints", keep}};
+                }
+                auto m = need(make_migrator(variant == "shared-fs" ? "shared_fs" : "checkpoint", opts), variant);
                 migration_request req;
                 req.source = {"a", ha.address, a, ha.work_dir, ha.agent};
                 req.target = {"b", hb.address, b, hb.work_dir, hb.agent};
@@ -220,6 +228,7 @@ int main(int argc, char** argv) {
             s.restore_ms = rep.total_ms(phase::restore);
             s.relocate_bytes = variant == "stop-and-copy" ? rep.total_bytes(phase::transfer)
                                                           : rep.total_bytes(phase::transfer, phase::relocate);
+            // (shared-fs: the bytes written to and read from the shared path, no network copy)
             if (rep.details.contains("delta")) s.ratio = rep.details["delta"].value("ratio", 0.0);
             auto addr_b = address_of(*b, name, network);
             std::optional<std::uint64_t> n;
@@ -236,7 +245,7 @@ int main(int argc, char** argv) {
                        s.keys_ok ? "all" : fmt::format("{} of {}", n.value_or(0), items));
             results[variant].push_back(s);
             (void)b->remove(name, true);
-            if (keep && variant != "stop-and-copy")
+            if (keep && variant != "stop-and-copy" && variant != "shared-fs")
                 fmt::print(stderr, "  kept the source {} ({}) with its checkpoints\n", name, cid);
             else
                 (void)a->remove(name, true);
