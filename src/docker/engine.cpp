@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <optional>
 #include <random>
@@ -92,6 +93,9 @@ struct engine::impl {
     engine_options opts;
     http_client http;
     std::optional<std::filesystem::path> root_dir;
+    /// Blobs a leave-running checkpoint made in containerd's content store, per container:
+    /// the next checkpoint of that container waits until they are collected (create_checkpoint).
+    std::map<std::string, std::set<std::string>, std::less<>> pending_blobs;
 
     explicit impl(engine_options o)
         : opts(std::move(o)), http(opts.socket, opts.api_version, opts.connect_timeout, opts.stall_timeout,
@@ -635,28 +639,34 @@ result<void> engine::create_checkpoint(std::string_view id, const checkpoint_opt
     // blob and fails ("content sha256:...: already exists") while containerd has not yet
     // collected the first. Seen here once in about 40 pairs: an exit dump failing that way
     // has already stopped the process and its images are gone, the memory state is lost. So
-    // after a checkpoint that leaves the container running (another one will follow), wait
-    // until containerd collected what it made: about 0.2 s here, at most 10 s.
+    // a checkpoint that leaves the container running notes the blobs it made, and the next
+    // checkpoint of that container first waits until containerd collected them (about 0.2 s
+    // after the first here, so usually already done; at most 10 s). Waiting then, not right
+    // after the first, keeps the wait out of the service's freeze.
     std::filesystem::path blobs;
-    std::set<std::string> before;
-    if (!opts.exit)
-        if (auto root = impl_->docker_root()) {
-            blobs = *root / "containerd" / "daemon" / "io.containerd.content.v1.content" / "blobs" / "sha256";
-            before = content_blobs(blobs);
+    if (auto root = impl_->docker_root())
+        blobs = *root / "containerd" / "daemon" / "io.containerd.content.v1.content" / "blobs" / "sha256";
+    if (auto it = impl_->pending_blobs.find(id); it != impl_->pending_blobs.end()) {
+        auto& left = it->second;
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+        for (;;) {
+            std::error_code ec;
+            std::erase_if(left, [&](const std::string& b) { return !std::filesystem::exists(blobs / b, ec); });
+            if (left.empty() || std::chrono::steady_clock::now() >= until) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds{20});
         }
+        impl_->pending_blobs.erase(it);
+    }
+    std::set<std::string> before;
+    if (!opts.exit && !blobs.empty()) before = content_blobs(blobs);
     json body = {{"CheckpointID", opts.name}, {"Exit", opts.exit}};
     auto r = impl_->call(impl_->with_json("POST", "/containers/" + seg(id) + "/checkpoints", body),
                          fmt::format("checkpoint '{}' of container '{}'", opts.name, id));
     if (!r) return r.error();
-    if (!blobs.empty()) {
+    if (!opts.exit && !blobs.empty()) {
         auto made = content_blobs(blobs);
         std::erase_if(made, [&](const std::string& b) { return before.count(b) != 0; });
-        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds{10};
-        while (!made.empty() && std::chrono::steady_clock::now() < until) {
-            std::this_thread::sleep_for(std::chrono::milliseconds{20});
-            std::error_code ec;
-            std::erase_if(made, [&](const std::string& b) { return !std::filesystem::exists(blobs / b, ec); });
-        }
+        if (!made.empty()) impl_->pending_blobs[std::string(id)] = std::move(made);
     }
     return {};
 }
