@@ -9,6 +9,7 @@
 
 #include <migrate/strategies.hpp>
 #include <migrate/strategy/checkpoint.hpp>
+#include <migrate/workload/a1_poller.hpp>
 #include <migrate/workload/a2_counter.hpp>
 
 #include <mutex>
@@ -613,4 +614,48 @@ TEST_CASE("checkpoint: A2 (migration aware, its counter in a volume) moves with 
     WARN(fmt::format("checkpoint strategy, A2: downtime seen by the client {:.1f} ms ({} probes); delta {}",
                      rep->downtime->downtime_ms, rep->downtime->probes, rep->details["delta"].dump()));
     discard();
+}
+
+TEST_CASE("checkpoint: A1 (stateless poller) moves and its poll sequence continues from b",
+          "[strategy][checkpoint][docker][criu][a1]") {
+    auto a = shared_engine_on("a");
+    auto b = shared_engine_on("b");
+    test::wl::ensure_workload_images(*a);
+    auto zones = test::wl::client_side_zone_server();
+    workload::a1_poller_config cfg{.name = "ckt-a1", .image = test::wl::a1_image, .url = zones->url("/location"),
+                                   .network = service_network()};
+    test::wl::discard(*a, cfg.name);
+    test::wl::discard(*b, cfg.name);
+    auto id = a->create(workload::a1_poller_spec(cfg));
+    REQUIRE_OK(id);
+    REQUIRE_OK(a->start(*id));
+    const auto& subnet_a = tb_host("a").service_subnet;
+    const auto& subnet_b = tb_host("b").service_subnet;
+    REQUIRE(test::wl::eventually([&] { return zones->records_from(subnet_a).size() >= 3; }, 10s));
+
+    migration_request req;
+    req.source = {"a", tb_host("a").address, a, tb_host("a").work_dir};
+    req.target = {"b", tb_host("b").address, b, tb_host("b").work_dir};
+    req.container = cfg.name;
+    strategy::checkpoint m;
+    auto rep = run_migration(m, req);
+    REQUIRE_OK(rep);
+    INFO(rep->to_text() << rep->details.dump(2));
+    REQUIRE(rep->success);
+    REQUIRE(test::wl::eventually([&] { return zones->records_from(subnet_b).size() >= 3; }, 10s));
+    auto downtime = workload::a1_downtime(zones->records(), {.source = subnet_a, .target = subnet_b});
+    REQUIRE_OK(downtime);
+    rep->downtime = *downtime;
+    // Its memory (the poll sequence number) came along: the first poll from b goes on from
+    // the last one from a, where a restart would begin at 1.
+    auto last_a = zones->records_from(subnet_a).back();
+    auto first_b = zones->records_from(subnet_b).front();
+    CHECK(first_b.seq > last_a.seq);
+    CHECK(first_b.seq <= last_a.seq + 2);   // at most the poll in flight at the freeze
+    CHECK(first_b.peer == test::wl::address_of(*b, cfg.name, cfg.network));
+    CHECK(rep->details["delta"]["used"] == true);
+    WARN(fmt::format("checkpoint strategy, A1: downtime {:.0f} ms ({}); delta {} of {} B",
+                     downtime->downtime_ms, downtime->method, rep->details["delta"]["sent_bytes"].get<std::uint64_t>(),
+                     rep->details["delta"]["full_bytes"].get<std::uint64_t>()));
+    test::wl::discard(*b, cfg.name);
 }
