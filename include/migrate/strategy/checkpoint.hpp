@@ -23,8 +23,10 @@
 //
 // Keeps: memory, volumes, config. Loses: writes to the container's own filesystem (its
 // writable layer is not moved; CRIU needs the files it has open to be there as they were).
-// Needs: CRIU and an experimental dockerd on both hosts, the checkpoint files of both
-// daemons reachable from the driver (same machine, see docs/docker-engine.md) for the delta.
+// Needs: CRIU and an experimental dockerd on both hosts; each daemon's checkpoint files
+// reachable where its side of a transfer runs (the driver with the local transport, the
+// host's agent with the agent transport; docs/docker-engine.md). docs/strategies.md has the
+// measured figures.
 #pragma once
 
 #include <migrate/migrator.hpp>
