@@ -53,6 +53,8 @@
 #include <sstream>
 #include <string>
 
+#include "workload_net.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -64,24 +66,17 @@
 namespace {
 
 using clock_type = std::chrono::steady_clock;
+using workload_net::env_or;
+using workload_net::parse_url;
+using workload_net::url;
+using workload_net::utc_now;
+using workload_net::wait_fd;
 using std::chrono::milliseconds;
 std::atomic<bool> stop_requested{false};
 
 void on_signal(int) { stop_requested = true; }
 
 // ---- small helpers ----------------------------------------------------------------------------
-
-std::string utc_now() {
-    auto now = std::chrono::system_clock::now();
-    auto t = std::chrono::system_clock::to_time_t(now);
-    auto ms = std::chrono::duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-    std::tm tm{};
-    ::gmtime_r(&t, &tm);
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-    return buf;
-}
 
 template <class... A>
 void log(const char* fmt, A... a) {
@@ -98,53 +93,6 @@ std::string json_escape(const std::string& s) {
         else o += c;
     }
     return o;
-}
-
-struct url {
-    std::string host;
-    int port = 80;
-    std::string path;
-};
-
-std::optional<url> parse_url(const std::string& s, std::string& why) {
-    const std::string scheme = "http://";
-    if (s.rfind(scheme, 0) != 0) {
-        why = "must start with http://";
-        return std::nullopt;
-    }
-    auto rest = s.substr(scheme.size());
-    auto slash = rest.find('/');
-    auto hostport = rest.substr(0, slash);
-    url u;
-    u.path = slash == std::string::npos ? "/" : rest.substr(slash);
-    auto colon = hostport.find(':');
-    u.host = hostport.substr(0, colon);
-    if (colon != std::string::npos) {
-        char* end = nullptr;
-        long p = std::strtol(hostport.c_str() + colon + 1, &end, 10);
-        if (*end != '\0' || p < 1 || p > 65535) {
-            why = "port is not a number in 1..65535";
-            return std::nullopt;
-        }
-        u.port = static_cast<int>(p);
-    }
-    in_addr a{};
-    if (::inet_pton(AF_INET, u.host.c_str(), &a) != 1) {
-        why = "host must be an IPv4 address";
-        return std::nullopt;
-    }
-    return u;
-}
-
-bool wait_fd(int fd, short events, clock_type::time_point deadline) {
-    for (;;) {
-        auto left = std::chrono::duration_cast<milliseconds>(deadline - clock_type::now()).count();
-        if (left <= 0) return false;
-        pollfd p{fd, events, 0};
-        int r = ::poll(&p, 1, static_cast<int>(left));
-        if (r > 0) return true;
-        if (r == 0 || errno != EINTR) return false;
-    }
 }
 
 void abortive_close(int fd) {
@@ -498,11 +446,6 @@ struct app {
         ::sendto(fd, answer.data(), answer.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
     }
 };
-
-const char* env_or(const char* name, const char* fallback) {
-    const char* v = std::getenv(name);
-    return v && *v ? v : fallback;
-}
 
 int usage(const std::string& why) {
     std::fprintf(stderr,
