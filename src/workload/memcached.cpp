@@ -15,6 +15,7 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -223,6 +224,43 @@ result<void> memcached_client::wait_settled(std::chrono::milliseconds patience, 
     }
     return make_failure(error::timeout, fmt::format("memcached {}: still {} item(s) in the HOT LRU or moving after {} ms",
                                                     impl_->where, hot, patience.count()));
+}
+
+namespace {
+
+// One request datagram out, the matching answer's body back (empty when none came within
+// `timeout` or it did not match the request id).
+std::optional<std::string> udp_request(const std::string& host, std::uint16_t port, const std::string& command,
+                                       std::chrono::milliseconds timeout) {
+    asio::io_context ioc;
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(host, ec);
+    if (ec) return std::nullopt;
+    udp::socket sock(ioc);
+    sock.open(udp::v4(), ec);
+    if (ec) return std::nullopt;
+    static std::atomic<std::uint16_t> next_id{1};
+    std::uint16_t id = next_id++;
+    std::string req{static_cast<char>(id >> 8), static_cast<char>(id & 0xff), 0, 0, 0, 1, 0, 0};
+    req += command + "\r\n";
+    sock.send_to(asio::buffer(req), udp::endpoint(addr, port), 0, ec);
+    if (ec) return std::nullopt;
+    std::array<char, 4096> buf{};
+    std::size_t n = 0;
+    bool done = false;
+    udp::endpoint from;
+    sock.async_receive_from(asio::buffer(buf), from, [&](auto e, std::size_t k) { ec = e; n = k; done = true; });
+    ioc.run_for(timeout);
+    if (!done || ec || n < 8) return std::nullopt;
+    if ((static_cast<unsigned char>(buf[0]) << 8 | static_cast<unsigned char>(buf[1])) != id) return std::nullopt;
+    return std::string(buf.data() + 8, n - 8);
+}
+
+}  // namespace
+
+bool memcached_udp_version(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout) {
+    auto body = udp_request(host, port, "version", timeout);
+    return body && body->rfind("VERSION ", 0) == 0;
 }
 
 bool memcached_udp_get(const std::string& host, std::uint16_t port, const std::string& key,

@@ -6,6 +6,11 @@
 
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 using namespace migrate;
 using namespace std::chrono_literals;
 
@@ -58,6 +63,36 @@ TEST_CASE("load and verify a data set against a real memcached", "[memcached]") 
     // The UDP probe sees the right value, and not a wrong one.
     CHECK(workload::memcached_udp_get("127.0.0.1", mc.port, ds.key(8), ds.value(8), 500ms));
     CHECK_FALSE(workload::memcached_udp_get("127.0.0.1", mc.port, ds.key(8), "nope", 500ms));
+}
+
+TEST_CASE("the UDP version probe: an empty memcached answers, nothing or another server does not", "[memcached]") {
+    local_memcached mc{21913};
+    CHECK(workload::memcached_udp_version("127.0.0.1", mc.port, 500ms));   // holds no key at all
+    CHECK_FALSE(workload::memcached_udp_version("127.0.0.1", 1, 100ms));
+    CHECK_FALSE(workload::memcached_udp_version("not-an-address", mc.port, 100ms));
+
+    // A UDP server that answers with the right request id but not a version line.
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in at{};
+    at.sin_family = AF_INET;
+    at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&at), sizeof at) == 0);
+    socklen_t len = sizeof at;
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&at), &len) == 0);
+    std::thread other([fd] {
+        char buf[512];
+        sockaddr_in from{};
+        socklen_t fl = sizeof from;
+        auto n = ::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl);
+        if (n < 8) return;
+        std::string answer(buf, 8);
+        answer += "ERROR\r\n";
+        ::sendto(fd, answer.data(), answer.size(), 0, reinterpret_cast<sockaddr*>(&from), fl);
+    });
+    CHECK_FALSE(workload::memcached_udp_version("127.0.0.1", ntohs(at.sin_port), 1000ms));
+    other.join();
+    ::close(fd);
 }
 
 TEST_CASE("connecting to nothing says where", "[memcached]") {

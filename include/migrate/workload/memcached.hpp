@@ -72,4 +72,9 @@ private:
 bool memcached_udp_get(const std::string& host, std::uint16_t port, const std::string& key,
                        const std::string& expected_value, std::chrono::milliseconds timeout);
 
+/// One memcached UDP `version` request: true when the server answered it within `timeout`.
+/// The downtime probe for strategies that restart memcached empty on the target (an empty
+/// cache that answers is up; what it lost is counted separately with `count_intact`).
+bool memcached_udp_version(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout);
+
 }  // namespace migrate::workload
