@@ -74,9 +74,27 @@ struct volume_info {
     std::map<std::string, std::string> labels;
 };
 
+/// Who runs CRIU for a checkpoint.
+enum class checkpoint_dumper {
+    /// The engine's checkpoint API (`docker checkpoint create`). On Docker, containerd has
+    /// runc dump into a temporary directory, packs the images into its content store, and
+    /// dockerd unpacks them into the checkpoint directory: two more copies of every page
+    /// while the service is frozen.
+    daemon,
+    /// The OCI runtime directly (`runc checkpoint` on the container's own runc state),
+    /// writing straight into the directory where the engine keeps the container's
+    /// checkpoints: the same images, which the engine lists and restores as its own, without
+    /// the copies. Needs the runtime's state visible from this process
+    /// (`container_runtime::direct_checkpoint_support`).
+    runc,
+};
+std::string_view to_string(checkpoint_dumper d) noexcept;
+inline std::string_view format_as(checkpoint_dumper d) noexcept { return to_string(d); }
+
 struct checkpoint_options {
     std::string name;                      ///< checkpoint id
     bool exit = true;                      ///< stop the container after dumping (the downtime)
+    checkpoint_dumper dumper = checkpoint_dumper::daemon;
 };
 
 struct runtime_version {
@@ -147,6 +165,12 @@ public:
     virtual result<void> import_checkpoint(std::string_view id, std::string_view name, byte_source& tar) = 0;
     /// Starts a created container from a checkpoint (CRIU restore).
     virtual result<void> start_from_checkpoint(std::string_view id, std::string_view name) = 0;
+    /// Whether `create_checkpoint` with `checkpoint_dumper::runc` can dump container `id` from
+    /// here; the failure (`unsupported`) says what is missing. Default: `unsupported`.
+    virtual result<void> direct_checkpoint_support(std::string_view id) {
+        (void)id;
+        return make_failure(error::unsupported, endpoint() + ": this engine has no direct (runc) checkpoint dumper");
+    }
     /// Where the checkpoint's image files live on this machine, for engines whose files the
     /// SDK can read directly (delta transfer works on them). Default: `unsupported`.
     virtual result<std::filesystem::path> checkpoint_directory(std::string_view id, std::string_view name) {

@@ -106,6 +106,11 @@ result<prepared> migrator_base::prepare(const migration_request& req, std::stop_
     rep.details["target_endpoint"] = req.target.runtime->endpoint();
     rep.details["transport"] = std::string(p.request.transport->name());
     rep.details["options"] = options();
+    // What the target will have of the service, so a reader of the report does not look for
+    // what was never meant to arrive (memcached's keys after a move without CRIU, say).
+    const auto c = caps();
+    rep.details["keeps"] = {{"memory", c.keeps_memory}, {"filesystem", c.keeps_filesystem},
+                            {"volumes", c.keeps_volumes}, {"config", c.keeps_config}};
 
     recording_hooks rh{p};
     const hooks& h = rh.h;
@@ -251,6 +256,16 @@ void migrator_base::rollback(prepared& p) noexcept {
         // Decide from what the source engine says now: a failed dump or stop can leave it
         // stopped, with or without a checkpoint.
         bool serving = false;
+        // A dump with exit that succeeded has killed the service; an engine may report that
+        // a moment later (a runc dump: dockerd learns it from containerd's exit event).
+        // Until it does, "running" is stale: wait for it rather than call a dead service
+        // serving. A dump that failed left its service running, and no checkpoint.
+        if (!p.source.id.empty() && !p.exit_checkpoint.empty() && has_checkpoint(src, p.source.id, p.exit_checkpoint))
+            for (int i = 0; i < 250; ++i) {
+                auto now = src.inspect(p.source.id);
+                if (!now || !now->running) break;
+                std::this_thread::sleep_for(std::chrono::milliseconds{20});
+            }
         if (p.source.id.empty()) {
             serving = true;  // never got as far as the source
         } else if (auto now = src.inspect(p.source.id); !now) {
@@ -285,6 +300,13 @@ void migrator_base::rollback(prepared& p) noexcept {
         else if (!p.exit_checkpoint.empty())
             log.push_back(fmt::format("kept checkpoint '{}' of {} on {}: the only copy of its memory state",
                                       p.exit_checkpoint, p.source.name, src.endpoint()));
+        // A migration-aware app told that preparation started (or ended: it then holds its
+        // writes) must hear that the move is off, or it holds until its own limit.
+        if (serving && p.report.details.contains("phase_hook")) {
+            (void)call_phase_hook(p, h, "running");
+            log.push_back(fmt::format("phase hook running: {}",
+                                      p.report.details["phase_hook"].back()["outcome"].get<std::string>()));
+        }
         p.report.rolled_back = serving;
         p.report.details["rollback"] = log;
         scope.finish(serving ? std::error_code{} : make_error_code(error::state_lost));

@@ -14,6 +14,8 @@ std::string_view kind_name(mount_spec::kind k) {
 }
 }  // namespace
 
+std::string_view to_string(checkpoint_dumper d) noexcept { return d == checkpoint_dumper::runc ? "runc" : "daemon"; }
+
 void to_json(json& j, const mount_spec& m) {
     j = json{{"type", kind_name(m.type)}, {"source", m.source}, {"target", m.target}, {"read_only", m.read_only}};
 }

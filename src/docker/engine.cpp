@@ -1,5 +1,6 @@
 // Docker Engine API v1.41 over a unix socket. Routes used: see docs/docker-engine.md.
 #include <migrate/docker/engine.hpp>
+#include <migrate/docker/runc_dump.hpp>
 #include <migrate/docker/wire.hpp>
 #include <migrate/detail/process.hpp>
 #include <migrate/image/tar_writer.hpp>
@@ -631,8 +632,11 @@ std::set<std::string> content_blobs(const std::filesystem::path& blobs) {
 }
 }  // namespace
 
+result<void> engine::direct_checkpoint_support(std::string_view id) { return runc_dump_support(*this, id); }
+
 result<void> engine::create_checkpoint(std::string_view id, const checkpoint_options& opts) {
     if (opts.name.empty()) return make_failure(error::invalid_argument, "checkpoint_options.name: must not be empty");
+    if (opts.dumper == checkpoint_dumper::runc) return runc_checkpoint(*this, id, opts);
     // moby/moby#42900, on the checkpoint side: containerd stores each checkpoint (the CRIU
     // images and the container's runtime spec) as blobs in its content store, and dockerd
     // deletes them again; the next checkpoint of the same container writes the identical spec

@@ -16,6 +16,7 @@ namespace migrate::strategy {
 
 namespace {
 constexpr std::array<std::string_view, 3> mode_names = {"auto", "off", "required"};
+constexpr std::array<std::string_view, 3> dumper_names = {"auto", "daemon", "runc"};
 constexpr const char* where = "checkpoint";
 }  // namespace
 
@@ -27,6 +28,16 @@ void from_json(const json& j, pre_dump_mode& m) {
         if (mode_names[i] == s) { m = static_cast<pre_dump_mode>(i); return; }
     throw migration_error(make_failure(error::invalid_argument,
                                        fmt::format("checkpoint.pre_dump.mode: '{}' is not one of auto, off, required", s)));
+}
+
+std::string_view to_string(dumper_mode m) noexcept { return dumper_names[static_cast<std::size_t>(m)]; }
+void to_json(json& j, dumper_mode m) { j = std::string(to_string(m)); }
+void from_json(const json& j, dumper_mode& m) {
+    auto s = j.get<std::string>();
+    for (std::size_t i = 0; i < dumper_names.size(); ++i)
+        if (dumper_names[i] == s) { m = static_cast<dumper_mode>(i); return; }
+    throw migration_error(make_failure(error::invalid_argument,
+                                       fmt::format("checkpoint.dumper: '{}' is not one of auto, daemon, runc", s)));
 }
 
 void to_json(json& j, const pre_dump_options& o) {
@@ -44,6 +55,7 @@ void to_json(json& j, const checkpoint_strategy_options& o) {
     j = json{{"delta", o.delta},
              {"block_size", o.block_size},
              {"pre_dump", o.pre_dump},
+             {"dumper", o.dumper},
              {"checkpoint_prefix", o.checkpoint_prefix},
              {"dump_retries", o.dump_retries},
              {"keep_checkpoints", o.keep_checkpoints},
@@ -53,6 +65,7 @@ void from_json(const json& j, checkpoint_strategy_options& o) {
     detail::read_field(j, where, "delta", o.delta);
     detail::read_field(j, where, "block_size", o.block_size);
     detail::read_field(j, where, "pre_dump", o.pre_dump);
+    detail::read_field(j, where, "dumper", o.dumper);
     detail::read_field(j, where, "checkpoint_prefix", o.checkpoint_prefix);
     detail::read_field(j, where, "dump_retries", o.dump_retries);
     detail::read_field(j, where, "keep_checkpoints", o.keep_checkpoints);
@@ -125,6 +138,10 @@ failure cancelled_in(std::string_view where_) { return make_failure(error::cance
 
 double ms_of(steady_clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
+checkpoint_dumper used_dumper(const prepared& p) {
+    return p.state.value("dumper", std::string{}) == "runc" ? checkpoint_dumper::runc : checkpoint_dumper::daemon;
+}
+
 }  // namespace
 
 result<void> checkpoint::do_prepare(prepared& p, const hooks& h, std::stop_token stop) {
@@ -172,6 +189,13 @@ result<void> checkpoint::do_prepare(prepared& p, const hooks& h, std::stop_token
                                          "moved (put them on a path both hosts see and use shared_fs)"}};
     MIGRATE_TRY(create_on_target(p));
 
+    json dumper_note;
+    auto dumper = detail::choose_dumper(src, p.source.id, static_cast<int>(opts_.dumper), to_string(opts_.dumper),
+                                        dumper_note);
+    rep.details["dumper"] = dumper_note;
+    if (!dumper) return dumper.error();
+    p.state["dumper"] = std::string(to_string(*dumper));
+
     const auto stem = detail::unique_checkpoint_stem(opts_.checkpoint_prefix);
     const std::string first = stem + "-first", final_ = stem + "-final";
     p.state["first_checkpoint"] = first;
@@ -184,7 +208,8 @@ result<void> checkpoint::do_prepare(prepared& p, const hooks& h, std::stop_token
                                   p.source.name)};
         p.source_checkpoints.push_back(first);
         json failed = json::array();
-        auto r = detail::dump_retrying(src, p.source.id, {.name = first, .exit = false}, opts_.dump_retries, failed);
+        auto r = detail::dump_retrying(src, p.source.id, {.name = first, .exit = false, .dumper = *dumper},
+                                      opts_.dump_retries, failed);
         auto took = f.finish(r ? std::error_code{} : r.error_code());
         rep.details["first_checkpoint"] = {{"name", first}, {"freeze_ms", ms_of(took)}};
         if (!failed.empty()) rep.details["first_checkpoint"]["failed_attempts"] = failed;
@@ -232,7 +257,8 @@ result<void> checkpoint::do_relocate(prepared& p, const hooks& h, std::stop_toke
         p.exit_checkpoint = final_;
         p.source_checkpoints.push_back(final_);
         json failed = json::array();
-        auto r = detail::dump_retrying(src, p.source.id, {.name = final_, .exit = true}, opts_.dump_retries, failed);
+        auto r = detail::dump_retrying(src, p.source.id, {.name = final_, .exit = true, .dumper = used_dumper(p)},
+                                      opts_.dump_retries, failed);
         auto took = s.finish(r ? std::error_code{} : r.error_code());
         auto& fc = p.report.details["final_checkpoint"];
         fc = {{"name", final_}, {"dump_ms", ms_of(took)}};

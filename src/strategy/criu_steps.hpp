@@ -31,6 +31,31 @@ inline std::string unique_checkpoint_stem(const std::string& prefix) {
     return fmt::format("{}-{:x}{:02x}", prefix, ms.count(), counter++ & 0xffu);
 }
 
+/// Resolves a strategy's dumper choice for container `id` (running) into the dumper its
+/// checkpoints use, and notes in `note` what was asked, what is used and why.
+/// `mode`: 0 = auto, 1 = daemon, 2 = runc (the strategies' `dumper_mode`). "runc" where it
+/// cannot work fails `unsupported` with the reason; "auto" then falls back to the daemon.
+inline result<checkpoint_dumper> choose_dumper(container_runtime& rt, const std::string& id, int mode,
+                                               std::string_view mode_name, json& note) {
+    note = {{"mode", mode_name}};
+    if (mode == 1) {
+        note["used"] = "daemon";
+        note["reason"] = "dumper = daemon";
+        return checkpoint_dumper::daemon;
+    }
+    auto ok = rt.direct_checkpoint_support(id);
+    if (ok) {
+        note["used"] = "runc";
+        note["reason"] = "runc dumps straight into the engine's checkpoint directory (no containerd copies)";
+        return checkpoint_dumper::runc;
+    }
+    if (mode == 2)
+        return make_failure(error::unsupported, "dumper is 'runc', but it cannot dump here: " + ok.error().what());
+    note["used"] = "daemon";
+    note["reason"] = "runc cannot dump here: " + ok.error().what();
+    return checkpoint_dumper::daemon;
+}
+
 /// One CRIU dump through the engine, retried up to `retries` times when it failed and left
 /// the service running. Why: CRIU refuses a process with a TCP connection in flight (an
 /// outgoing poll, a client in the listen queue: "Connected TCP socket", "In-flight

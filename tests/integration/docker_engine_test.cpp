@@ -579,3 +579,75 @@ TEST_CASE("exporting a 500 MB container keeps peak RSS under 64 MB", "[docker][r
                      f->data_bytes >> 20, f->peak_rss_kb_export / 1024.0, f->peak_rss_kb_import / 1024.0,
                      f->export_seconds));
 }
+
+TEST_CASE("runc dump: leave-running keeps the service counting, exit stops it, dockerd restores it and it "
+          "continues; what it cannot dump is named",
+          "[docker][criu][runc_dump]") {
+    auto a = engine_on("a");
+    ensure_busybox(a);
+    discard(a, "mdt-runc");
+    discard(a, "mdt-runc-restart");
+    container_spec s{.name = "mdt-runc", .image = busybox_ref,
+                     .cmd = {"/bin/sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.2; done"}};
+    auto id = a.create(s);
+    REQUIRE_OK(id);
+    REQUIRE_OK(a.start(*id));
+    int before = 0;
+    for (int i = 0; i < 50 && before < 5; ++i) {
+        std::this_thread::sleep_for(200ms);
+        before = read_counter(a, *id);
+    }
+    REQUIRE(before >= 5);
+    REQUIRE_OK(a.direct_checkpoint_support(*id));
+
+    // Leave running: the images land where dockerd lists them, and the service (thawed after
+    // our own freeze) counts on.
+    REQUIRE_OK(a.create_checkpoint(*id, {.name = "r1", .exit = false, .dumper = checkpoint_dumper::runc}));
+    auto listed = a.list_checkpoints(*id);
+    REQUIRE_OK(listed);
+    CHECK(std::find(listed->begin(), listed->end(), "r1") != listed->end());
+    auto dir = a.checkpoint_directory(*id, "r1");
+    REQUIRE_OK(dir);
+    CHECK(std::filesystem::exists(*dir / "pages-1.img"));
+    CHECK_FALSE(std::filesystem::exists(*dir / "dump.log"));  // CRIU's log went to its own work dir
+    const int after_r1 = read_counter(a, *id);
+    std::this_thread::sleep_for(1s);
+    CHECK(read_counter(a, *id) > after_r1);
+    auto twice = a.create_checkpoint(*id, {.name = "r1", .exit = false, .dumper = checkpoint_dumper::runc});
+    REQUIRE_FALSE(twice);
+    CHECK(twice.error_code() == error::already_exists);
+
+    // Exit: the service stops (dockerd notices a moment later), dockerd restores it.
+    const int at_exit = read_counter(a, *id);
+    REQUIRE_OK(a.create_checkpoint(*id, {.name = "r2", .exit = true, .dumper = checkpoint_dumper::runc}));
+    bool stopped = false;
+    for (int i = 0; i < 100 && !stopped; ++i) {
+        auto now = a.inspect(*id);
+        stopped = now && !now->running;
+        if (!stopped) std::this_thread::sleep_for(50ms);
+    }
+    REQUIRE(stopped);
+    auto not_running = a.direct_checkpoint_support(*id);
+    REQUIRE_FALSE(not_running);
+    CHECK(not_running.error_code() == error::unsupported);
+    CHECK_THAT(not_running.error().message, Catch::Contains("not running"));
+    REQUIRE_OK(a.start_from_checkpoint(*id, "r2"));
+    std::this_thread::sleep_for(1500ms);
+    int continued = read_counter(a, *id);
+    INFO("counter at the exit dump " << at_exit << ", after dockerd's restore " << continued);
+    CHECK(continued > at_exit);  // a fresh start would be at 7 or 8
+
+    // A restart policy would have dockerd restart the dumped service: refused, named.
+    container_spec r = s;
+    r.name = "mdt-runc-restart";
+    r.extra_host_config = {{"RestartPolicy", {{"Name", "unless-stopped"}}}};
+    auto rid = a.create(r);
+    REQUIRE_OK(rid);
+    REQUIRE_OK(a.start(*rid));
+    auto refused = a.direct_checkpoint_support(*rid);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error_code() == error::unsupported);
+    CHECK_THAT(refused.error().message, Catch::Contains("restart policy 'unless-stopped'"));
+    REQUIRE_OK(a.remove(*rid, true));
+    REQUIRE_OK(a.remove(*id, true));
+}

@@ -19,6 +19,8 @@ TEST_CASE("checkpoint options: defaults, JSON round trip", "[strategy][checkpoin
     REQUIRE(o.validate());
     json j = o;
     CHECK(j["pre_dump"]["mode"] == "auto");
+    CHECK(o.dumper == strategy::dumper_mode::automatic);
+    CHECK(j["dumper"] == "auto");
     o.delta = false;
     o.block_size = 8192;
     o.pre_dump = {strategy::pre_dump_mode::off, 10, 2};
@@ -26,6 +28,7 @@ TEST_CASE("checkpoint options: defaults, JSON round trip", "[strategy][checkpoin
     o.keep_checkpoints = true;
     o.move_volumes = false;
     o.dump_retries = 0;
+    o.dumper = strategy::dumper_mode::daemon;
     auto back = parse_options<strategy::checkpoint_strategy_options>(json(o));
     REQUIRE(back);
     CHECK(json(*back) == json(o));
@@ -56,6 +59,7 @@ TEST_CASE("checkpoint options: a bad value names its field", "[strategy][checkpo
     fails_on({{"checkpoint_prefix", "-lead"}}, "checkpoint.checkpoint_prefix");
     fails_on({{"dump_retries", 11}}, "checkpoint.dump_retries");
     fails_on({{"dump_retries", -1}}, "checkpoint.dump_retries");
+    fails_on({{"dumper", "criu"}}, "checkpoint.dumper");
 }
 
 TEST_CASE("shared_fs options: JSON round trip, validation names the field", "[strategy][shared_fs]") {

@@ -161,7 +161,12 @@ public:
     /// `POST /containers/{id}/checkpoints`; needs an `--experimental` daemon and CRIU.
     /// The container's stdio must be pipes or /dev/null (CRIU cannot dump a host file as
     /// stdout).
+    /// `opts.dumper == runc`: `runc checkpoint` straight into the checkpoint directory
+    /// (docker/runc_dump.hpp), without containerd's copies.
     result<void> create_checkpoint(std::string_view id, const checkpoint_options& opts) override;
+    /// docker/runc_dump.hpp: runc on PATH, the container running with its runc state visible
+    /// here, no restart policy.
+    result<void> direct_checkpoint_support(std::string_view id) override;
     result<std::vector<std::string>> list_checkpoints(std::string_view id) override;
     result<void> delete_checkpoint(std::string_view id, std::string_view name) override;
     /// `tar -c` of `<DockerRootDir>/containers/<id>/checkpoints/<name>`; same machine only.

@@ -47,6 +47,17 @@ inline std::string_view format_as(pre_dump_mode m) noexcept { return to_string(m
 void to_json(json& j, pre_dump_mode m);
 void from_json(const json& j, pre_dump_mode& m);
 
+/// Who dumps the checkpoints (runtime.hpp's `checkpoint_dumper`).
+enum class dumper_mode {
+    automatic,  ///< "auto": runc where `direct_checkpoint_support` says it can, else the daemon (the report says which and why)
+    daemon,     ///< "daemon": the engine's checkpoint API
+    runc,       ///< "runc": runc directly; the preparation fails (`unsupported`) where it cannot
+};
+std::string_view to_string(dumper_mode m) noexcept;
+inline std::string_view format_as(dumper_mode m) noexcept { return to_string(m); }
+void to_json(json& j, dumper_mode m);
+void from_json(const json& j, dumper_mode& m);
+
 struct pre_dump_options {
     pre_dump_mode mode = pre_dump_mode::automatic;
     /// Stop iterating once a round leaves fewer dirty pages than this (4 KiB pages).
@@ -65,6 +76,9 @@ struct checkpoint_strategy_options {
     /// pages of 4 KiB in address order, so 4096 matches what changes.
     std::uint32_t block_size = 4096;
     pre_dump_options pre_dump;
+    /// Who runs CRIU. runc straight into the checkpoint directory skips containerd's two
+    /// copies of the images: about half the dump time, inside the downtime for the final one.
+    dumper_mode dumper = dumper_mode::automatic;
     /// Checkpoint names are `<prefix>-<unique>-first` / `-final` (docker keeps checkpoints
     /// per container, so every migration needs its own names).
     std::string checkpoint_prefix = "migrate";
