@@ -2,7 +2,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstring>
+#include <sstream>
+#include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 using namespace migrate;
 
@@ -67,4 +73,29 @@ TEST_CASE("run_to_sink and run_from_source stream through pipes", "[process][str
     auto bad = detail::run_from_source({"tar", "-t"}, src);
     REQUIRE_FALSE(bad);
     CHECK_THAT(bad.error().message, Catch::Contains("tar -t exited with 2") && Catch::Contains("tar archive"));
+}
+
+TEST_CASE("children inherit no descriptor above stderr", "[process]") {
+    // A pipe made without O_CLOEXEC, as Boost.Process's own pipes are: a child that inherited
+    // the pipes of a sibling being spawned on another thread would hold that sibling's stdout
+    // open, and neither would ever see its end of stream.
+    int made[2];
+    REQUIRE(::pipe(made) == 0);
+    // Numbers far from the few ls opens itself (it reads /proc/self/fd through one).
+    int fds[2] = {::fcntl(made[0], F_DUPFD, 200), ::fcntl(made[1], F_DUPFD, 200)};
+    ::close(made[0]);
+    ::close(made[1]);
+    REQUIRE(fds[0] >= 200);
+    REQUIRE(fds[1] >= 200);
+    auto listed = detail::run({"ls", "/proc/self/fd"});
+    ::close(fds[0]);
+    ::close(fds[1]);
+    REQUIRE(listed);
+    std::vector<int> open;
+    std::stringstream ss(listed->out);
+    for (int fd; ss >> fd;) open.push_back(fd);
+    INFO("descriptors of ls: " << listed->out);
+    CHECK(std::find(open.begin(), open.end(), fds[0]) == open.end());
+    CHECK(std::find(open.begin(), open.end(), fds[1]) == open.end());
+    CHECK(std::find(open.begin(), open.end(), 0) != open.end());   // stdio is still there
 }
