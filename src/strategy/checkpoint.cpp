@@ -16,7 +16,6 @@ namespace migrate::strategy {
 
 namespace {
 constexpr std::array<std::string_view, 3> mode_names = {"auto", "off", "required"};
-constexpr std::array<std::string_view, 3> dumper_names = {"auto", "daemon", "runc"};
 constexpr const char* where = "checkpoint";
 }  // namespace
 
@@ -28,16 +27,6 @@ void from_json(const json& j, pre_dump_mode& m) {
         if (mode_names[i] == s) { m = static_cast<pre_dump_mode>(i); return; }
     throw migration_error(make_failure(error::invalid_argument,
                                        fmt::format("checkpoint.pre_dump.mode: '{}' is not one of auto, off, required", s)));
-}
-
-std::string_view to_string(dumper_mode m) noexcept { return dumper_names[static_cast<std::size_t>(m)]; }
-void to_json(json& j, dumper_mode m) { j = std::string(to_string(m)); }
-void from_json(const json& j, dumper_mode& m) {
-    auto s = j.get<std::string>();
-    for (std::size_t i = 0; i < dumper_names.size(); ++i)
-        if (dumper_names[i] == s) { m = static_cast<dumper_mode>(i); return; }
-    throw migration_error(make_failure(error::invalid_argument,
-                                       fmt::format("checkpoint.dumper: '{}' is not one of auto, daemon, runc", s)));
 }
 
 void to_json(json& j, const pre_dump_options& o) {
@@ -65,7 +54,7 @@ void from_json(const json& j, checkpoint_strategy_options& o) {
     detail::read_field(j, where, "delta", o.delta);
     detail::read_field(j, where, "block_size", o.block_size);
     detail::read_field(j, where, "pre_dump", o.pre_dump);
-    detail::read_field(j, where, "dumper", o.dumper);
+    read_dumper_mode(j, where, "dumper", o.dumper);
     detail::read_field(j, where, "checkpoint_prefix", o.checkpoint_prefix);
     detail::read_field(j, where, "dump_retries", o.dump_retries);
     detail::read_field(j, where, "keep_checkpoints", o.keep_checkpoints);
@@ -138,10 +127,6 @@ failure cancelled_in(std::string_view where_) { return make_failure(error::cance
 
 double ms_of(steady_clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
-checkpoint_dumper used_dumper(const prepared& p) {
-    return p.state.value("dumper", std::string{}) == "runc" ? checkpoint_dumper::runc : checkpoint_dumper::daemon;
-}
-
 }  // namespace
 
 result<void> checkpoint::do_prepare(prepared& p, const hooks& h, std::stop_token stop) {
@@ -190,8 +175,7 @@ result<void> checkpoint::do_prepare(prepared& p, const hooks& h, std::stop_token
     MIGRATE_TRY(create_on_target(p));
 
     json dumper_note;
-    auto dumper = detail::choose_dumper(src, p.source.id, static_cast<int>(opts_.dumper), to_string(opts_.dumper),
-                                        dumper_note);
+    auto dumper = detail::choose_dumper(src, p.source.id, opts_.dumper, dumper_note);
     rep.details["dumper"] = dumper_note;
     if (!dumper) return dumper.error();
     p.state["dumper"] = std::string(to_string(*dumper));
@@ -257,7 +241,7 @@ result<void> checkpoint::do_relocate(prepared& p, const hooks& h, std::stop_toke
         p.exit_checkpoint = final_;
         p.source_checkpoints.push_back(final_);
         json failed = json::array();
-        auto r = detail::dump_retrying(src, p.source.id, {.name = final_, .exit = true, .dumper = used_dumper(p)},
+        auto r = detail::dump_retrying(src, p.source.id, {.name = final_, .exit = true, .dumper = detail::chosen_dumper(p.state)},
                                       opts_.dump_retries, failed);
         auto took = s.finish(r ? std::error_code{} : r.error_code());
         auto& fc = p.report.details["final_checkpoint"];

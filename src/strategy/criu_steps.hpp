@@ -4,6 +4,7 @@
 
 #include <migrate/json.hpp>
 #include <migrate/runtime.hpp>
+#include <migrate/strategy/dumper_mode.hpp>
 
 #include <fmt/format.h>
 
@@ -33,12 +34,12 @@ inline std::string unique_checkpoint_stem(const std::string& prefix) {
 
 /// Resolves a strategy's dumper choice for container `id` (running) into the dumper its
 /// checkpoints use, and notes in `note` what was asked, what is used and why.
-/// `mode`: 0 = auto, 1 = daemon, 2 = runc (the strategies' `dumper_mode`). "runc" where it
-/// cannot work fails `unsupported` with the reason; "auto" then falls back to the daemon.
-inline result<checkpoint_dumper> choose_dumper(container_runtime& rt, const std::string& id, int mode,
-                                               std::string_view mode_name, json& note) {
-    note = {{"mode", mode_name}};
-    if (mode == 1) {
+/// "runc" where it cannot work fails `unsupported` with the reason; "auto" then falls back to
+/// the daemon. Asked in `prepare`, while the service runs (runc needs its live state).
+inline result<checkpoint_dumper> choose_dumper(container_runtime& rt, const std::string& id, strategy::dumper_mode mode,
+                                               json& note) {
+    note = {{"mode", strategy::to_string(mode)}};
+    if (mode == strategy::dumper_mode::daemon) {
         note["used"] = "daemon";
         note["reason"] = "dumper = daemon";
         return checkpoint_dumper::daemon;
@@ -49,11 +50,16 @@ inline result<checkpoint_dumper> choose_dumper(container_runtime& rt, const std:
         note["reason"] = "runc dumps straight into the engine's checkpoint directory (no containerd copies)";
         return checkpoint_dumper::runc;
     }
-    if (mode == 2)
+    if (mode == strategy::dumper_mode::runc)
         return make_failure(error::unsupported, "dumper is 'runc', but it cannot dump here: " + ok.error().what());
     note["used"] = "daemon";
     note["reason"] = "runc cannot dump here: " + ok.error().what();
     return checkpoint_dumper::daemon;
+}
+
+/// The dumper `choose_dumper` picked in prepare (kept in `p.state["dumper"]`).
+inline checkpoint_dumper chosen_dumper(const json& state) {
+    return state.value("dumper", std::string{}) == "runc" ? checkpoint_dumper::runc : checkpoint_dumper::daemon;
 }
 
 /// One CRIU dump through the engine, retried up to `retries` times when it failed and left

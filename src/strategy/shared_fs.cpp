@@ -18,6 +18,7 @@ void to_json(json& j, const shared_fs_options& o) {
              {"staging_dir", o.staging_dir},
              {"checkpoint_prefix", o.checkpoint_prefix},
              {"dump_retries", o.dump_retries},
+             {"dumper", o.dumper},
              {"keep_checkpoints", o.keep_checkpoints}};
 }
 void from_json(const json& j, shared_fs_options& o) {
@@ -27,6 +28,7 @@ void from_json(const json& j, shared_fs_options& o) {
     detail::read_field(j, "shared_fs", "staging_dir", o.staging_dir);
     detail::read_field(j, "shared_fs", "checkpoint_prefix", o.checkpoint_prefix);
     detail::read_field(j, "shared_fs", "dump_retries", o.dump_retries);
+    read_dumper_mode(j, "shared_fs", "dumper", o.dumper);
     detail::read_field(j, "shared_fs", "keep_checkpoints", o.keep_checkpoints);
 }
 
@@ -182,6 +184,11 @@ result<void> shared_fs::do_prepare(prepared& p, const hooks& h, std::stop_token 
     MIGRATE_TRY(detail::place_image(p, tf, stop));
     if (stop.stop_requested()) return cancelled_in("during preparation");
     MIGRATE_TRY(create_on_target(p));
+    json dumper_note;
+    auto dumper = detail::choose_dumper(*p.request.source.runtime, p.source.id, opts_.dumper, dumper_note);
+    rep.details["dumper"] = dumper_note;
+    if (!dumper) return dumper.error();
+    p.state["dumper"] = std::string(to_string(*dumper));
     p.state["checkpoint"] = detail::unique_checkpoint_stem(opts_.checkpoint_prefix);
     // Fail now, while the source still runs, if the staging directory cannot be made.
     fs::create_directories(opts_.shared_root / opts_.staging_dir, ec);
@@ -206,7 +213,9 @@ result<void> shared_fs::do_relocate(prepared& p, const hooks& h, std::stop_token
         p.exit_checkpoint = name;
         p.source_checkpoints.push_back(name);
         json failed = json::array();
-        auto r = detail::dump_retrying(src, p.source.id, {.name = name, .exit = true}, opts_.dump_retries, failed);
+        auto r = detail::dump_retrying(src, p.source.id,
+                                      {.name = name, .exit = true, .dumper = detail::chosen_dumper(p.state)},
+                                      opts_.dump_retries, failed);
         auto took = s.finish(r ? std::error_code{} : r.error_code());
         p.report.details["checkpoint"] = {{"name", name}, {"dump_ms", ms_of(took)}};
         if (!failed.empty()) p.report.details["checkpoint"]["failed_attempts"] = failed;

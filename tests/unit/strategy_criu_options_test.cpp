@@ -64,11 +64,13 @@ TEST_CASE("checkpoint options: a bad value names its field", "[strategy][checkpo
 
 TEST_CASE("shared_fs options: JSON round trip, validation names the field", "[strategy][shared_fs]") {
     strategy::shared_fs_options o{.shared_root = "/srv/shared", .staging_dir = "cp/staged", .checkpoint_prefix = "m1",
-                                  .dump_retries = 5, .keep_checkpoints = true};
+                                  .dump_retries = 5, .dumper = strategy::dumper_mode::runc, .keep_checkpoints = true};
     auto back = parse_options<strategy::shared_fs_options>(json(o));
     REQUIRE(back);
     CHECK(json(*back) == json(o));
     CHECK(back->shared_root == "/srv/shared");
+    CHECK(json(*back)["dumper"] == "runc");
+    CHECK(strategy::shared_fs_options{}.dumper == strategy::dumper_mode::automatic);
 
     auto bad_root = make_migrator("shared_fs", {{"shared_root", "relative/path"}});
     REQUIRE_FALSE(bad_root);
@@ -82,6 +84,9 @@ TEST_CASE("shared_fs options: JSON round trip, validation names the field", "[st
     auto bad_retries = make_migrator("shared_fs", {{"dump_retries", 20}});
     REQUIRE_FALSE(bad_retries);
     CHECK_THAT(bad_retries.error().what(), Catch::Contains("shared_fs.dump_retries"));
+    auto bad_dumper = make_migrator("shared_fs", {{"dumper", "podman"}});
+    REQUIRE_FALSE(bad_dumper);
+    CHECK_THAT(bad_dumper.error().what(), Catch::Contains("shared_fs.dumper: 'podman' is not one of auto, daemon, runc"));
     CHECK_THROWS_AS(strategy::shared_fs({.shared_root = ""}), migration_error);
 }
 

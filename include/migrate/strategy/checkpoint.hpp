@@ -2,6 +2,8 @@
 // first checkpoint moved while the service runs and only the difference moved in the
 // downtime.
 //
+//   (Each checkpoint is dumped by runc straight into dockerd's checkpoint directory where it
+//   can, skipping containerd's copies, else through dockerd: `dumper`, dumper_mode.hpp.)
 //   prepare  ask the target what it has of the image (Addad's check: the exact image ->
 //            "memory", nothing moves; its base layers -> "partial", only the rest moves;
 //            nothing -> "full"); create the volumes and the container on the target (not
@@ -17,7 +19,8 @@
 //
 // Iterative pre-dump (pre-copy) needs the kernel to track dirty memory (`criu check
 // --feature mem_dirty_track`) AND a way to run `criu pre-dump` with a parent image path,
-// which Docker's checkpoint API does not offer. The strategy probes the feature, says in
+// which Docker's checkpoint API does not offer (the runc dumper could; not written, as no
+// kernel here has the feature to test it). The strategy probes the feature, says in
 // `details.pre_dump` whether it is available and why it is not used, and takes the delta
 // path. On this platform the kernel has no soft-dirty tracking at all (docs/strategies.md).
 //
@@ -30,6 +33,7 @@
 #pragma once
 
 #include <migrate/migrator.hpp>
+#include <migrate/strategy/dumper_mode.hpp>
 
 #include <cstdint>
 #include <string>
@@ -46,17 +50,6 @@ std::string_view to_string(pre_dump_mode m) noexcept;
 inline std::string_view format_as(pre_dump_mode m) noexcept { return to_string(m); }
 void to_json(json& j, pre_dump_mode m);
 void from_json(const json& j, pre_dump_mode& m);
-
-/// Who dumps the checkpoints (runtime.hpp's `checkpoint_dumper`).
-enum class dumper_mode {
-    automatic,  ///< "auto": runc where `direct_checkpoint_support` says it can, else the daemon (the report says which and why)
-    daemon,     ///< "daemon": the engine's checkpoint API
-    runc,       ///< "runc": runc directly; the preparation fails (`unsupported`) where it cannot
-};
-std::string_view to_string(dumper_mode m) noexcept;
-inline std::string_view format_as(dumper_mode m) noexcept { return to_string(m); }
-void to_json(json& j, dumper_mode m);
-void from_json(const json& j, dumper_mode& m);
 
 struct pre_dump_options {
     pre_dump_mode mode = pre_dump_mode::automatic;

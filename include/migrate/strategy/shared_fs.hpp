@@ -23,6 +23,7 @@
 #pragma once
 
 #include <migrate/migrator.hpp>
+#include <migrate/strategy/dumper_mode.hpp>
 
 #include <filesystem>
 #include <string>
@@ -41,6 +42,9 @@ struct shared_fs_options {
     /// A dump that fails while the service runs on (CRIU refuses a TCP connection in
     /// flight) is retried up to this many times (0 .. 10); the report lists the failures.
     int dump_retries = 2;
+    /// Who runs CRIU (dumper_mode.hpp): runc straight into the checkpoint directory skips
+    /// containerd's two copies of the images inside the downtime.
+    dumper_mode dumper = dumper_mode::automatic;
     /// Leave the checkpoint on the target container and on the shared path after success.
     bool keep_checkpoints = false;
 
