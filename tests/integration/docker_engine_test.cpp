@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include <optional>
 #include <thread>
 #include <unistd.h>
 
@@ -102,6 +103,32 @@ std::size_t count_images(docker::engine& e) {
 int read_counter(docker::engine& e, std::string_view id) {
     auto s = read_container_file(e, id, "tmp/count");
     return s.empty() ? -1 : std::stoi(s);
+}
+
+struct counter_container {
+    container_spec spec;
+    std::optional<std::string> id;  // as `create` returned it (REQUIRE_OK'd)
+    int count = 0;                  // the counter when it had reached 5
+};
+
+// A busybox shell counting every `period`: the counter lives only in its memory, the file is
+// just how we read it. A restart would count from 1 again; a restore continues.
+counter_container start_counter(docker::engine& e, const std::string& name, std::chrono::milliseconds period) {
+    counter_container c;
+    c.spec = {.name = name, .image = busybox_ref,
+              .cmd = {"/bin/sh", "-c",
+                      fmt::format("i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep {}; done",
+                                  double(period.count()) / 1000.0)}};
+    auto id = e.create(c.spec);
+    REQUIRE_OK(id);
+    c.id = *id;
+    REQUIRE_OK(e.start(*id));
+    for (int i = 0; i < 30 && c.count < 5; ++i) {
+        std::this_thread::sleep_for(period);
+        c.count = read_counter(e, *id);
+    }
+    REQUIRE(c.count >= 5);
+    return c;
 }
 
 }  // namespace
@@ -393,19 +420,7 @@ TEST_CASE("checkpoint with exit on a, export, import and restore on b: the count
     ensure_busybox(b);
     discard(a, "mdt-ckpt");
     discard(b, "mdt-ckpt");
-    // The shell's counter lives only in its memory; the file is just how we read it. A
-    // restart would count from 1 again; a restore continues.
-    container_spec s{.name = "mdt-ckpt", .image = busybox_ref,
-                     .cmd = {"/bin/sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 1; done"}};
-    auto id_a = a.create(s);
-    REQUIRE_OK(id_a);
-    REQUIRE_OK(a.start(*id_a));
-    int before = 0;
-    for (int i = 0; i < 30 && before < 5; ++i) {
-        std::this_thread::sleep_for(1s);
-        before = read_counter(a, *id_a);
-    }
-    REQUIRE(before >= 5);
+    auto [s, id_a, before] = start_counter(a, "mdt-ckpt", 1000ms);
 
     REQUIRE_OK(a.create_checkpoint(*id_a, {.name = "c1", .exit = true}));
     auto after = a.inspect(*id_a);
@@ -587,17 +602,7 @@ TEST_CASE("runc dump: leave-running keeps the service counting, exit stops it, d
     ensure_busybox(a);
     discard(a, "mdt-runc");
     discard(a, "mdt-runc-restart");
-    container_spec s{.name = "mdt-runc", .image = busybox_ref,
-                     .cmd = {"/bin/sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.2; done"}};
-    auto id = a.create(s);
-    REQUIRE_OK(id);
-    REQUIRE_OK(a.start(*id));
-    int before = 0;
-    for (int i = 0; i < 50 && before < 5; ++i) {
-        std::this_thread::sleep_for(200ms);
-        before = read_counter(a, *id);
-    }
-    REQUIRE(before >= 5);
+    auto [s, id, before] = start_counter(a, "mdt-runc", 200ms);
     REQUIRE_OK(a.direct_checkpoint_support(*id));
 
     // Leave running: the images land where dockerd lists them, and the service (thawed after
