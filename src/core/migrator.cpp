@@ -373,19 +373,28 @@ result<void> migrator_base::stop_source(prepared& p, const hooks& h) {
 
 result<migration_report> run_migration(migrator& m, const migration_request& req, std::stop_token stop) {
     MIGRATE_TRY(req.validate());
-    auto p = m.prepare(req, stop);
+    // A failed prepare returns only its failure; its phases (which step failed, after how
+    // long) are recorded here on the way, so the report of a failed migration still has them.
+    migration_report failed;
+    failed.strategy = std::string(m.name());
+    failed.subject = req.container;
+    failed.source = req.source.name;
+    failed.target = req.target.name;
+    failed.started_at = utc_now_iso8601();
+    migration_request recorded = req;
+    recorded.hooks.on_event = [rec = std::make_shared<report_recorder>(failed), user = req.hooks.on_event,
+                               done = std::make_shared<bool>(false)](const phase_event& e) {
+        if (e.what == phase_event::kind::begin && e.phase == phase::relocate) *done = true;  // relocate reports itself
+        if (!*done) (*rec)(e);
+        if (user) user(e);
+    };
+    auto p = m.prepare(recorded, stop);
     if (!p) {
         if (p.error_code() == error::invalid_argument) return p.error();
-        migration_report rep;
-        rep.strategy = std::string(m.name());
-        rep.subject = req.container;
-        rep.source = req.source.name;
-        rep.target = req.target.name;
-        rep.started_at = utc_now_iso8601();
-        rep.success = false;
-        rep.error = p.error().what();
-        rep.rolled_back = true;  // prepare undid its own work; the source never stopped
-        return rep;
+        failed.success = false;
+        failed.error = p.error().what();
+        failed.rolled_back = true;  // prepare undid its own work; the source never stopped
+        return failed;
     }
     return m.relocate(*p, stop);
 }

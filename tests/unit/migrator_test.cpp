@@ -108,6 +108,31 @@ TEST_CASE("run_migration reports a failed prepare as a failed migration", "[migr
     CHECK_THAT(rep->error, Catch::Contains("nope"));
 }
 
+TEST_CASE("run_migration keeps the phases of a failed prepare in its report, and the caller's hook sees them",
+          "[migrator]") {
+    fixture f;
+    strategy::export_import m;
+    auto req = f.request();
+    int ends = 0;
+    req.hooks.on_event = [&](const phase_event& e) { ends += e.what == phase_event::kind::end; };
+    f.a->fail_next["export_container"] = make_failure(error::daemon_error, "export broke");
+    auto rep = run_migration(m, req);
+    REQUIRE(rep);
+    CHECK_FALSE(rep->success);
+    CHECK_THAT(rep->error, Catch::Contains("export broke"));
+    REQUIRE_FALSE(rep->phases.empty());
+    auto prep = std::find_if(rep->phases.begin(), rep->phases.end(),
+                             [](const phase_timing& t) { return t.phase == phase::prepare; });
+    REQUIRE(prep != rep->phases.end());
+    CHECK_FALSE(prep->ok);
+    bool failed_transfer = std::any_of(rep->phases.begin(), rep->phases.end(), [](const phase_timing& t) {
+        return t.phase == phase::transfer && !t.ok && t.stage == phase::prepare;
+    });
+    CHECK(failed_transfer);
+    CHECK(ends == static_cast<int>(rep->phases.size()));
+    CHECK(f.a->find("svc")->info.running);
+}
+
 TEST_CASE("the request is validated and a name taken on the target is refused", "[migrator]") {
     fixture f;
     strategy::export_import m;
