@@ -238,7 +238,15 @@ void migrator_base::rollback(prepared& p) noexcept {
             if (gone(r)) p.target_id.clear();
         }
         std::erase_if(p.target_volumes, [&](const std::string& v) {
+            // A transfer that failed on its way (the link went down) may still be feeding
+            // this volume on the target: its consumer there holds it ("volume is in use")
+            // until its own stall limit passes, about when ours did. Give it that long.
             auto r = dst.remove_volume(v, true);
+            for (auto until = steady_clock::now() + std::chrono::seconds{10};
+                 !r && r.error_code() == error::conflict && steady_clock::now() < until;) {
+                std::this_thread::sleep_for(std::chrono::milliseconds{250});
+                r = dst.remove_volume(v, true);
+            }
             log.push_back(fmt::format("remove target volume {}: {}", v, r ? "ok" : r.error().what()));
             return gone(r);
         });

@@ -1,9 +1,11 @@
 #include <migrate/report.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <ctime>
+#include <vector>
 
 namespace migrate {
 
@@ -52,6 +54,13 @@ std::string migration_report::to_text() const {
     if (!started_at.empty()) fmt::format_to(out, "  started      {}\n", started_at);
     if (!success && !error.empty()) fmt::format_to(out, "  error        {}\n", error);
     if (rolled_back) fmt::format_to(out, "  rolled back  yes (the source keeps the service)\n");
+    if (auto k = details.find("keeps"); k != details.end() && k->is_object()) {
+        std::vector<std::string> kept, lost;
+        for (const char* what : {"memory", "filesystem", "volumes", "config"})
+            if (auto v = k->find(what); v != k->end() && v->is_boolean()) (v->get<bool>() ? kept : lost).push_back(what);
+        fmt::format_to(out, "  keeps        {}{}{}\n", fmt::join(kept, ", "), kept.empty() || lost.empty() ? "" : "; ",
+                       lost.empty() ? std::string{} : fmt::format("not kept: {}", fmt::join(lost, ", ")));
+    }
     if (!phases.empty()) {
         fmt::format_to(out, "  phases:\n");
         for (auto& p : phases) {
