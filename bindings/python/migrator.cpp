@@ -1,6 +1,7 @@
 // The migration strategy API (migrator.hpp, strategies.hpp): list_strategies, make_migrator
 // -> Migrator (prepare / relocate / rollback), run_migration, EdgeHost, MigrationRequest,
-// Prepared, CancelToken. Generic over the strategy registry: a strategy registered in
+// Prepared, CancelToken, and the transports a request moves its artifacts with
+// (transport.hpp, agent/transport.hpp): local_transport, agent_transport -> Transport. Generic over the strategy registry: a strategy registered in
 // src/strategy/registry.cpp appears here without a change.
 //
 // Threads: the SDK's runtimes are one-thread-at-a-time, and Python threads may share an
@@ -10,6 +11,7 @@
 // thread-safe); a Prepared is in one call at a time.
 #include "common.hpp"
 
+#include <migrate/agent/transport.hpp>
 #include <migrate/docker/engine.hpp>
 #include <migrate/migrator.hpp>
 #include <migrate/strategies.hpp>
@@ -76,7 +78,7 @@ struct callbacks_holder {
 };
 
 struct py_request {
-    migration_request req;  // hooks and transport stay empty here: made per call
+    migration_request req;  // hooks stay empty here: made per call; no transport = the local one
     py::object on_event = py::none();
     py::object log = py::none();
 };
@@ -142,6 +144,17 @@ migration_request call_request(const py_request& r, const hooks& h) {
     return q;
 }
 
+/// None (the local transport) or a Transport; anything else is `invalid_argument`.
+std::shared_ptr<transport> transport_of(const py::object& t) {
+    if (t.is_none()) return nullptr;
+    if (!py::isinstance<transport>(t))
+        raise(make_failure(error::invalid_argument,
+                           fmt::format("MigrationRequest.transport: expected a Transport (local_transport() or "
+                                       "agent_transport(token=...)) or None, got {}",
+                                       py::str(py::type::handle_of(t).attr("__name__")).cast<std::string>())));
+    return t.cast<std::shared_ptr<transport>>();
+}
+
 edge_host make_edge_host(std::string name, std::string address, py_engine& engine, fs::path work_dir,
                          std::string agent) {
     if (name.empty()) raise(make_failure(error::invalid_argument, "EdgeHost.name: required"));
@@ -179,6 +192,38 @@ std::string host_repr(const edge_host& h) {
 }  // namespace
 
 void bind_migrator(py::module_& m) {
+    py::class_<transport, std::shared_ptr<transport>>(
+        m, "Transport",
+        "How a migration's artifacts (filesystems, images, volumes, checkpoints) go from the source host to the "
+        "target: local_transport() streams them through this process, agent_transport(token=...) has the source "
+        "host's migrate-agent stream them to the target's over the link between the hosts. Give it to a "
+        "MigrationRequest (`transport=`); one Transport may serve several migrations at once.")
+        .def_property_readonly("name", [](const transport& t) { return std::string(t.name()); },
+                               "'local' or 'agent' (what a report's details['transport'] says)")
+        .def("__repr__", [](const transport& t) { return fmt::format("<Transport {}>", t.name()); });
+
+    m.def("local_transport", [] { return make_local_transport(); },
+          "Streams artifacts through this process: both hosts' engines must be reachable from here (a testbed on "
+          "this machine). What a MigrationRequest uses without a transport.");
+
+    m.def("agent_transport", [](std::string token, std::int64_t connect_timeout_ms, std::int64_t stall_timeout_ms,
+                                std::int64_t reply_timeout_ms, std::int64_t progress_interval_ms) {
+        agent::agent_transport_options o;
+        o.token = std::move(token);
+        o.connect_timeout = std::chrono::milliseconds{connect_timeout_ms};
+        o.stall_timeout = std::chrono::milliseconds{stall_timeout_ms};
+        o.reply_timeout = std::chrono::milliseconds{reply_timeout_ms};
+        o.progress_interval = std::chrono::milliseconds{progress_interval_ms};
+        return unwrap(agent::make_agent_transport(std::move(o)));
+    }, py::arg("token"), py::arg("connect_timeout_ms") = 5000, py::arg("stall_timeout_ms") = 10000,
+       py::arg("reply_timeout_ms") = 120000, py::arg("progress_interval_ms") = 250,
+       "Through the hosts' migrate-agents: the source host's agent produces each artifact on its engine and "
+       "streams it straight to the target host's agent (SHA-256 checked), so the bytes cross the link between "
+       "the hosts. Both EdgeHosts need `agent` ('address:port'; Testbed.edge_host fills it when the testbed "
+       "runs agents); `token` is the agents' shared token (Testbed.agent_token()). A link that moves no byte "
+       "for `stall_timeout_ms` fails the transfer (and the migration rolls back). MigrationError("
+       "invalid_argument) naming the field for an empty token or a bad timeout.");
+
     py::class_<py_cancel>(m, "CancelToken",
                           "Cancels a migration from another thread: pass it as `cancel=` to prepare, relocate or "
                           "run_migration and call cancel(). The SDK checks it between steps and aborts a running "
@@ -221,12 +266,13 @@ void bind_migrator(py::module_& m) {
                            "`stop_timeout_s` is the grace of the source's stop (SIGTERM, then SIGKILL) for "
                            "strategies that stop it; `phase_hook_url` tells a migration-aware app when preparation "
                            "starts and ends (POST {'phase': ...}). `on_event(dict)` and `log(str)` are called on "
-                           "the migrating thread with the GIL taken. Moves over the local transport (both engines "
-                           "reachable from this process).")
+                           "the migrating thread with the GIL taken. `transport` moves the artifacts: None is "
+                           "local_transport() (both engines reachable from this process), agent_transport(token=...) "
+                           "sends them agent to agent over the hosts' link.")
         .def(py::init([](const edge_host& source, const edge_host& target, std::string container,
                          std::string target_name, bool remove_source, std::int64_t stop_timeout_s,
                          std::string phase_hook_url, std::int64_t phase_hook_timeout_ms, bool phase_hook_required,
-                         py::object on_event, py::object log) {
+                         py::object on_event, py::object log, const py::object& transport) {
             py_request r;
             r.req.source = source;
             r.req.target = target;
@@ -239,12 +285,13 @@ void bind_migrator(py::module_& m) {
             r.req.phase_hook.required = phase_hook_required;
             r.on_event = std::move(on_event);
             r.log = std::move(log);
+            r.req.transport = transport_of(transport);
             unwrap(r.req.validate());
             return r;
         }), py::arg("source"), py::arg("target"), py::arg("container"), py::arg("target_name") = "",
             py::arg("remove_source") = true, py::arg("stop_timeout_s") = 3, py::arg("phase_hook_url") = "",
             py::arg("phase_hook_timeout_ms") = 2000, py::arg("phase_hook_required") = false,
-            py::arg("on_event") = py::none(), py::arg("log") = py::none(),
+            py::arg("on_event") = py::none(), py::arg("log") = py::none(), py::arg("transport") = py::none(),
             "Checks the request (MigrationError(invalid_argument) naming the field): a container name, two "
             "different engines, an http(s) phase hook URL, no negative timeout.")
         .def_property("source", [](const py_request& r) { return r.req.source; },
@@ -265,13 +312,19 @@ void bind_migrator(py::module_& m) {
                       [](py_request& r, std::int64_t v) { r.req.phase_hook.timeout = std::chrono::milliseconds{v}; })
         .def_property("phase_hook_required", [](const py_request& r) { return r.req.phase_hook.required; },
                       [](py_request& r, bool v) { r.req.phase_hook.required = v; })
+        .def_property("transport", [](const py_request& r) -> py::object {
+            if (!r.req.transport) return py::none();
+            return py::cast(r.req.transport);
+        }, [](py_request& r, const py::object& t) { r.req.transport = transport_of(t); },
+                      "the Transport its artifacts move with; None = local_transport()")
         .def_readwrite("on_event", &py_request::on_event)
         .def_readwrite("log", &py_request::log)
         .def("validate", [](const py_request& r) { unwrap(r.req.validate()); },
              "MigrationError(invalid_argument) naming the field, after changing attributes.")
         .def("__repr__", [](const py_request& r) {
-            return fmt::format("<MigrationRequest {} {} -> {}{}>", r.req.container, r.req.source.name,
-                               r.req.target.name, r.req.target_name.empty() ? "" : " as " + r.req.target_name);
+            return fmt::format("<MigrationRequest {} {} -> {}{}{}>", r.req.container, r.req.source.name,
+                               r.req.target.name, r.req.target_name.empty() ? "" : " as " + r.req.target_name,
+                               r.req.transport ? fmt::format(" via {}", r.req.transport->name()) : "");
         });
 
     py::class_<py_prepared>(m, "Prepared",

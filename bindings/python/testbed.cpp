@@ -107,6 +107,8 @@ void bind_testbed(py::module_& m) {
            "work dir and its agent, ready for a MigrationRequest.")
         .def_property_readonly("agent_token_file", [](const tb::testbed& t) { return t.agent_token_file().string(); },
                                "where the agents' shared token is kept (0600)")
+        .def("agent_token", [](const tb::testbed& t) { return unwrap(t.agent_token()); },
+             "The agents' shared token (for agent_transport); MigrationError when the testbed runs no agents.")
         .def_property_readonly("subnet", &tb::testbed::subnet, "the /24 this testbed uses")
         .def_property_readonly("client_address", &tb::testbed::client_address,
                                "the bridge's address in the root namespace: where clients (and probes) come from")

@@ -10,7 +10,9 @@ A whole experiment: :meth:`Testbed.up` (edge hosts with their own dockerd), a
 :class:`MemcachedDowntimeProber` measures the downtime, then the :class:`MigrationReport`.
 Strategies by name: :func:`list_strategies`, :func:`make_migrator` gives a :class:`Migrator`;
 :func:`run_migration` (or ``prepare`` / ``relocate`` / ``rollback``) moves a container named
-in a :class:`MigrationRequest` between two :class:`EdgeHost` (``Testbed.edge_host``).
+in a :class:`MigrationRequest` between two :class:`EdgeHost` (``Testbed.edge_host``), its
+artifacts through this process or, with :func:`agent_transport`, agent to agent over the
+hosts' link.
 See docs/python.md.
 """
 from ._migrate import (  # noqa: F401
@@ -51,6 +53,9 @@ from ._migrate import (  # noqa: F401
     MigrationRequest,
     Prepared,
     CancelToken,
+    Transport,
+    local_transport,
+    agent_transport,
     # memcached workload
     MemcachedClient,
     MemcachedDataset,
@@ -88,6 +93,9 @@ __all__ = [
     "MigrationRequest",
     "Prepared",
     "CancelToken",
+    "Transport",
+    "local_transport",
+    "agent_transport",
     "MemcachedClient",
     "MemcachedDataset",
 ]

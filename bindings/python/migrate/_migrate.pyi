@@ -327,6 +327,8 @@ class Testbed:
         """An EdgeHost: the host's name, address, an engine on its socket, its work dir."""
     @property
     def agent_token_file(self) -> str: ...
+    def agent_token(self) -> str:
+        """The agents' shared token (for agent_transport); MigrationError when no agents run."""
     @property
     def subnet(self) -> str: ...
     @property
@@ -406,6 +408,19 @@ class EdgeHost:
     def endpoint(self) -> str: ...
     def to_dict(self) -> Json: ...
 
+class Transport:
+    """How a migration's artifacts go from the source host to the target."""
+    @property
+    def name(self) -> str:
+        """'local' or 'agent' (what a report's details['transport'] says)."""
+
+def local_transport() -> Transport:
+    """Through this process: both hosts' engines reachable from here (the default)."""
+
+def agent_transport(token: str, connect_timeout_ms: int = 5000, stall_timeout_ms: int = 10000,
+                    reply_timeout_ms: int = 120000, progress_interval_ms: int = 250) -> Transport:
+    """Agent to agent over the hosts' link; both EdgeHosts need `agent`; token: Testbed.agent_token()."""
+
 class MigrationRequest:
     source: EdgeHost
     """A copy: assign to change."""
@@ -420,11 +435,14 @@ class MigrationRequest:
     phase_hook_required: bool
     on_event: Optional[Callable[[PhaseEvent], Any]]
     log: Optional[Callable[[str], Any]]
+    transport: Optional[Transport]
+    """None = local_transport()."""
     def __init__(self, source: EdgeHost, target: EdgeHost, container: str, target_name: str = "",
                  remove_source: bool = True, stop_timeout_s: int = 3, phase_hook_url: str = "",
                  phase_hook_timeout_ms: int = 2000, phase_hook_required: bool = False,
                  on_event: Optional[Callable[[PhaseEvent], Any]] = None,
-                 log: Optional[Callable[[str], Any]] = None) -> None: ...
+                 log: Optional[Callable[[str], Any]] = None,
+                 transport: Optional[Transport] = None) -> None: ...
     def validate(self) -> None: ...
 
 class Prepared:
