@@ -17,29 +17,23 @@
 //                             [--transport local|agent] [--variants checkpoint,checkpoint-whole,stop-and-copy,shared-fs]
 //                             [--keep]   (checkpoint variants: keep both checkpoints and the stopped
 //                                         source of each run, renamed bench-ckpt-mc-<run>, to look at)
-#include <migrate/agent/transport.hpp>
+#include "bench_support.hpp"
+
 #include <migrate/checkpoint_move.hpp>
-#include <migrate/docker/engine.hpp>
-#include <migrate/image/rootfs_builder.hpp>
-#include <migrate/pipe.hpp>
 #include <migrate/probe.hpp>
 #include <migrate/strategies.hpp>
-#include <migrate/testbed/testbed.hpp>
 #include <migrate/workload/memcached.hpp>
 #include <migrate/workload/service_locator.hpp>
 
-#include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
-#include <algorithm>
-#include <cstdlib>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 using namespace migrate;
+using namespace migrate::bench;
 using namespace std::chrono_literals;
 
 namespace {
@@ -54,109 +48,49 @@ struct sample {
     bool keys_ok = false;
 };
 
-[[noreturn]] void die(const std::string& what) {
-    fmt::print(stderr, "bench_checkpoint_strategy: {}\n", what);
-    std::exit(1);
-}
-
-template <class T>
-T need(result<T> r, std::string_view what) {
-    if (!r) die(fmt::format("{}: {}", what, r.error().what()));
-    return std::move(*r);
-}
-void need(result<void> r, std::string_view what) {
-    if (!r) die(fmt::format("{}: {}", what, r.error().what()));
-}
-
-std::string address_of(docker::engine& e, const std::string& name, const std::string& network) {
-    for (int i = 0; i < 500; ++i) {
-        if (auto a = e.container_address(name, network)) return *a;
-        std::this_thread::sleep_for(20ms);
-    }
-    die(fmt::format("container {} has no address on {} of {}", name, network, e.endpoint()));
-}
-
-double median(std::vector<double> v) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
+const std::vector<std::string> known_variants = {"checkpoint", "checkpoint-whole", "stop-and-copy", "shared-fs"};
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string tb_name, transport_kind = "local", variants_arg = "checkpoint,checkpoint-whole,stop-and-copy,shared-fs";
+    program_name() = "bench_checkpoint_strategy";
+    std::string tb_name, transport_kind = "local";
+    std::vector<std::string> variants_arg = known_variants;
     std::uint64_t items = 20000;
     std::size_t value_size = 512;
     int runs = 3;
     bool keep = false;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        auto next = [&]() -> std::string {
-            if (i + 1 >= argc) {
-                fmt::print(stderr, "{} needs a value\n", a);
-                std::exit(2);
-            }
-            return argv[++i];
-        };
-        if (a == "--testbed") tb_name = next();
-        else if (a == "--items") items = std::stoull(next());
-        else if (a == "--value-size") value_size = std::stoul(next());
-        else if (a == "--runs") runs = std::stoi(next());
-        else if (a == "--transport") transport_kind = next();
-        else if (a == "--variants") variants_arg = next();
-        else if (a == "--keep") keep = true;
-        else {
-            fmt::print(stderr,
-                       "usage: {} --testbed NAME [--items N] [--value-size B] [--runs R] [--transport local|agent] "
-                       "[--variants checkpoint,checkpoint-whole,stop-and-copy,shared-fs] [--keep]\n",
-                       argv[0]);
-            return 2;
-        }
-    }
-    if (tb_name.empty() || runs < 1 || (transport_kind != "local" && transport_kind != "agent")) {
-        fmt::print(stderr, "usage: {} --testbed NAME [--items N] [--value-size B] [--runs R] [--transport local|agent]\n",
-                   argv[0]);
-        return 2;
-    }
+    if (const char* env = std::getenv("MIGRATE_TESTBED")) tb_name = env;
+    CLI::App app{"Client-seen downtime of the CRIU strategies moving memcached (A3) from testbed host a to b, side by "
+                 "side: checkpoint (delta), checkpoint-whole, stop-and-copy (checkpoint_move; local transport only), "
+                 "shared-fs (the testbed's data directory as the shared root; no transport)."};
+    app.footer("Example: bench_checkpoint_strategy --testbed ckp --items 20000 --runs 3 --transport agent\n"
+               "(--transport agent needs `migrate-testbed up --agents`; the bytes then cross the testbed's links)");
+    app.add_option("--testbed", tb_name, "testbed name (default: $MIGRATE_TESTBED)")->required(tb_name.empty());
+    app.add_option("--items", items, "memcached keys")->capture_default_str();
+    app.add_option("--value-size", value_size, "bytes per value")->capture_default_str();
+    app.add_option("--runs", runs, "runs per variant")->check(CLI::Range(1, 1000))->capture_default_str();
+    app.add_option("--transport", transport_kind, "local or agent")->check(CLI::IsMember({"local", "agent"}))
+        ->capture_default_str();
+    app.add_option("--variants", variants_arg, "variants to run")->delimiter(',')->check(CLI::IsMember(known_variants))
+        ->capture_default_str();
+    app.add_flag("--keep", keep, "checkpoint variants: keep both checkpoints and the stopped source of each run, "
+                                 "renamed bench-ckpt-mc-<variant>-<run>, to look at");
+    CLI11_PARSE(app, argc, argv);
     std::vector<std::string> variants;
-    {
-        std::stringstream ss(variants_arg);
-        for (std::string v; std::getline(ss, v, ',');) {
-            if (v != "checkpoint" && v != "checkpoint-whole" && v != "stop-and-copy" && v != "shared-fs")
-                die("unknown variant " + v);
-            if ((v == "stop-and-copy" || v == "shared-fs") && transport_kind == "agent") continue;  // no transport
-            variants.push_back(v);
-        }
-    }
+    for (auto& v : variants_arg)
+        if (!((v == "stop-and-copy" || v == "shared-fs") && transport_kind == "agent")) variants.push_back(v);  // no transport
 
-    auto tb = need(testbed::testbed::open(tb_name), "testbed " + tb_name);
-    auto ha = need(tb.find("a"), "host a"), hb = need(tb.find("b"), "host b");
-    if (ha.service_network.empty()) die("the testbed has no service network: bring it up again with this build");
+    auto bt = open_testbed(tb_name, transport_kind);
+    auto &ha = bt.ha, &hb = bt.hb;
     const std::string network = ha.service_network;
-    auto a = std::make_shared<docker::engine>(docker::engine_options{.socket = ha.socket});
-    auto b = std::make_shared<docker::engine>(docker::engine_options{.socket = hb.socket});
-    std::shared_ptr<transport> tp = make_local_transport();
-    if (transport_kind == "agent") {
-        if (ha.agent.empty() || hb.agent.empty()) die("the testbed runs no agents (bring it up with --agents)");
-        tp = need(agent::make_agent_transport({.token = need(tb.agent_token(), "agent token")}), "agent transport");
-    }
+    auto a = bt.a;
+    auto b = bt.b;
+    std::shared_ptr<transport> tp = bt.transport;
 
     // The image on both hosts: only the service moves.
     const std::string ref = "bench-ckpt-memcached:1";
-    if (!a->inspect_image(ref)) {
-        auto r = image::memcached_recipe();
-        need(image::build_image(*a, r.rootfs, ref, r.changes), "build " + ref);
-    }
-    auto id = need(a->inspect_image(ref), "image on a").id;
-    if (auto on_b = b->inspect_image(ref); !on_b || on_b->id != id)
-        need(stream_between([&](byte_sink& out) { return a->save_images({ref}, out); },
-                            [&](byte_source& in) -> result<void> {
-                                auto r = b->load_images(in);
-                                if (!r) return r.error();
-                                return {};
-                            }),
-             "copy the image to b");
+    ensure_image_on_both(bt, image::memcached_recipe(), ref);
 
     const std::string base_name = "bench-ckpt-mc";
     const std::uint16_t port = 11211;
@@ -203,11 +137,7 @@ int main(int argc, char** argv) {
                            "checkpoint_move");
             } else {
                 json opts = {{"delta", variant == "checkpoint"}, {"keep_checkpoints", keep}};
-                if (variant == "shared-fs") {
-                    auto root = tb.options().data_root / tb.options().name / "shared";
-                    std::filesystem::create_directories(root);
-                    opts = {{"shared_root", root.string()}, {"keep_checkpoints", keep}};
-                }
+                if (variant == "shared-fs") opts = {{"shared_root", bt.shared_root().string()}, {"keep_checkpoints", keep}};
                 auto m = need(make_migrator(variant == "shared-fs" ? "shared_fs" : "checkpoint", opts), variant);
                 migration_request req;
                 req.source = {"a", ha.address, a, ha.work_dir, ha.agent};
@@ -272,6 +202,6 @@ int main(int argc, char** argv) {
     }
     fmt::print("every key present on b after every move: yes\n");
     fmt::print("reproduce: {} --testbed {} --items {} --value-size {} --runs {} --transport {} --variants {}\n", argv[0],
-               tb_name, items, value_size, runs, transport_kind, variants_arg);
+               tb_name, items, value_size, runs, transport_kind, fmt::join(variants_arg, ","));
     return 0;
 }

@@ -22,79 +22,26 @@
 // With `--transport agent` (testbed up with `--agents`) the bytes cross the link between
 // the hosts, so `migrate-testbed profile NAME congested` shapes them; with `local` they pass
 // through this process and no link is involved.
-#include <migrate/agent/transport.hpp>
-#include <migrate/docker/engine.hpp>
-#include <migrate/image/rootfs_builder.hpp>
+#include "bench_support.hpp"
+
 #include <migrate/image_layers.hpp>
 #include <migrate/probe.hpp>
 #include <migrate/strategies.hpp>
-#include <migrate/testbed/testbed.hpp>
 #include <migrate/workload/memcached.hpp>
 
-#include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 using namespace migrate;
+using namespace migrate::bench;
 using namespace std::chrono_literals;
 
 namespace {
-
-[[noreturn]] void die(const std::string& what) {
-    fmt::print(stderr, "bench_image_strategies: {}\n", what);
-    std::exit(1);
-}
-template <class T>
-T need(result<T> r, std::string_view what) {
-    if (!r) die(fmt::format("{}: {}", what, r.error().what()));
-    return std::move(*r);
-}
-void need(result<void> r, std::string_view what) {
-    if (!r) die(fmt::format("{}: {}", what, r.error().what()));
-}
-
-double median(std::vector<double> v) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
-// One memcached UDP `version` request: true when the server answered at all. Why not a get
-// of a stored key: these strategies restart memcached empty on b, and an empty cache that
-// answers is up (its lost keys are counted separately).
-bool memcached_udp_answers(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout) {
-    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
-    struct closer { int fd; ~closer() { ::close(fd); } } guard{fd};
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(port);
-    if (::inet_pton(AF_INET, host.c_str(), &to.sin_addr) != 1) return false;
-    static std::uint16_t next_id = 1;
-    const std::uint16_t id = next_id++;
-    std::string req{static_cast<char>(id >> 8), static_cast<char>(id & 0xff), 0, 0, 0, 1, 0, 0};
-    req += "version\r\n";
-    if (::sendto(fd, req.data(), req.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to) < 0) return false;
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return false;
-    char buf[512];
-    auto n = ::recv(fd, buf, sizeof buf, 0);
-    return n > 8 && std::string_view(buf + 8, static_cast<std::size_t>(n - 8)).rfind("VERSION ", 0) == 0;
-}
 
 // The volume's file: byte i is a function of i, so b can check it without a copy.
 char pattern(std::uint64_t i) { return static_cast<char>('a' + (i * 7 + i / 4096) % 26); }
@@ -110,63 +57,42 @@ struct sample {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string tb_name,
-        variants_arg = "export_import,commit_save_load,commit_save_load-full,commit_save_load-nocheck,commit_save_load-downtime";
+    program_name() = "bench_image_strategies";
+    const std::vector<std::string> known = {"export_import", "commit_save_load", "commit_save_load-full",
+                                            "commit_save_load-nocheck", "commit_save_load-downtime"};
+    std::string tb_name;
+    std::vector<std::string> variants = known;
     std::uint64_t items = 2000;
     std::uint64_t volume_mb = 8;
     int runs = 3;
     bool verbose = false;
     std::string transport_kind = "local";
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        auto next = [&]() -> std::string {
-            if (i + 1 >= argc) {
-                fmt::print(stderr, "{} needs a value\n", a);
-                std::exit(2);
-            }
-            return argv[++i];
-        };
-        if (a == "--testbed") tb_name = next();
-        else if (a == "--items") items = std::stoull(next());
-        else if (a == "--volume-mb") volume_mb = std::stoull(next());
-        else if (a == "--runs") runs = std::stoi(next());
-        else if (a == "--variants") variants_arg = next();
-        else if (a == "--verbose") verbose = true;
-        else if (a == "--transport") transport_kind = next();
-        else {
-            runs = 0;  // unknown argument: print the usage
-            break;
-        }
-    }
-    if (tb_name.empty() || runs < 1 || (transport_kind != "local" && transport_kind != "agent")) {
-        fmt::print(stderr,
-                   "usage: {} --testbed NAME [--runs R] [--items N] [--volume-mb M] [--transport local|agent] "
-                   "[--variants {}] [--verbose]\n",
-                   argv[0], variants_arg);
-        return 2;
-    }
-    std::vector<std::string> variants;
-    {
-        const std::vector<std::string> known = {"export_import", "commit_save_load", "commit_save_load-full",
-                                                "commit_save_load-nocheck", "commit_save_load-downtime"};
-        std::stringstream ss(variants_arg);
-        for (std::string v; std::getline(ss, v, ',');) {
-            if (std::find(known.begin(), known.end(), v) == known.end()) die("unknown variant " + v);
-            variants.push_back(v);
-        }
-    }
+    if (const char* env = std::getenv("MIGRATE_TESTBED")) tb_name = env;
+    CLI::App app{"The image strategies (thesis M1 export_import, M2 commit_save_load and its variants) moving memcached "
+                 "with a named volume from testbed host a to b: client-seen downtime, prepare time and bytes, the "
+                 "commit's pause, the image case, the volume checked byte for byte on b."};
+    app.footer("Example: bench_image_strategies --testbed csl --runs 3 --transport agent\n"
+               "(--transport agent needs `migrate-testbed up --agents`; `migrate-testbed profile NAME congested` "
+               "shapes the link)");
+    app.add_option("--testbed", tb_name, "testbed name (default: $MIGRATE_TESTBED)")->required(tb_name.empty());
+    app.add_option("--runs", runs, "runs per variant")->check(CLI::Range(1, 1000))->capture_default_str();
+    app.add_option("--items", items, "memcached keys (counted on b: none survive)")->capture_default_str();
+    app.add_option("--volume-mb", volume_mb, "size of the named volume's file")->capture_default_str();
+    app.add_option("--transport", transport_kind, "local (through this process) or agent (across the link)")
+        ->check(CLI::IsMember({"local", "agent"}))->capture_default_str();
+    app.add_option("--variants", variants, "variants to run")->delimiter(',')->check(CLI::IsMember(known))
+        ->capture_default_str();
+    app.add_flag("--verbose", verbose, "print each run's report");
+    CLI11_PARSE(app, argc, argv);
 
-    auto tb = need(testbed::testbed::open(tb_name), "testbed " + tb_name);
-    auto ha = need(tb.find("a"), "host a"), hb = need(tb.find("b"), "host b");
-    auto a = std::make_shared<docker::engine>(docker::engine_options{.socket = ha.socket});
-    auto b = std::make_shared<docker::engine>(docker::engine_options{.socket = hb.socket});
+    auto bt = open_testbed(tb_name, transport_kind);
+    auto& tb = bt.tb;
+    auto &ha = bt.ha, &hb = bt.hb;
+    auto a = bt.a;
+    auto b = bt.b;
     // local: the bytes pass through this process (never over the testbed's links); agent:
     // a's agent streams to b's over the link between them (shaped when congested).
-    std::shared_ptr<transport> tp = make_local_transport();
-    if (transport_kind == "agent") {
-        if (ha.agent.empty() || hb.agent.empty()) die("the testbed runs no agents (bring it up with --agents)");
-        tp = need(agent::make_agent_transport({.token = need(tb.agent_token(), "agent token")}), "agent transport");
-    }
+    std::shared_ptr<transport> tp = bt.transport;
 
     // memcached's image on a; on b only as each variant wants it.
     const std::string ref = "bench-img-memcached:1";
@@ -238,7 +164,7 @@ int main(int argc, char** argv) {
             downtime_prober prober(
                 [&](int at) {
                     return at == 0 ? workload::memcached_udp_get(ha.address, port, key, value, 5ms)
-                                   : memcached_udp_answers(hb.address, port, 5ms);
+                                   : workload::memcached_udp_version(hb.address, port, 5ms);
                 },
                 5ms, "memcached UDP request every 5 ms from the client side (a: get of a stored key, b: any answer)");
             // Before the move only a serves; b's answers count only as the target's.
@@ -330,6 +256,6 @@ int main(int argc, char** argv) {
     }
     fmt::print("the volume arrived intact on b after every move: yes; memcached's keys on b: none carried (no memory)\n");
     fmt::print("reproduce: {} --testbed {} --runs {} --items {} --volume-mb {} --transport {} --variants {}\n", argv[0],
-               tb_name, runs, items, volume_mb, transport_kind, variants_arg);
+               tb_name, runs, items, volume_mb, transport_kind, fmt::join(variants, ","));
     return 0;
 }

@@ -388,8 +388,12 @@ struct grid {
         fs::create_directories(to);
         return copy_across(
             "copy " + from.string() + " to b",
-            [&](byte_sink& out) { return detail::run_to_sink({"tar", "-c", "-C", from.string(), "."}, out); },
-            [&](byte_source& in) { return detail::run_from_source({"tar", "-x", "-C", to.string()}, in); });
+            [&](byte_sink& out) {
+                return detail::run_to_sink({"tar", "-c", "-C", from.string(), "."}, out, {.timeout = 180s});
+            },
+            [&](byte_source& in) {
+                return detail::run_from_source({"tar", "-x", "-C", to.string()}, in, {.timeout = 180s});
+            });
     }
 
     void raw(const std::string& method, const instance& in, run_record& rec) {
