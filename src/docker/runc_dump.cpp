@@ -175,6 +175,17 @@ result<void> runc_dump_support(engine& e, std::string_view id) {
         return make_failure(error::unsupported,
                             fmt::format("container '{}' has restart policy '{}': after a runc dump dockerd would restart it",
                                         c->name, c->spec.extra_host_config["RestartPolicy"].value("Name", "")));
+    // CRIU locks the network of the dumped namespace (iptables chain CRIU) and, after a dump
+    // with exit, leaves the lock for the restore to lift. In a namespace of the container's
+    // own that goes with the container; in a shared one (the host's, another container's)
+    // it stays and cuts that host off (seen: `--network host`). The daemon's path does not
+    // leave it, so such containers go that way.
+    const auto& mode = c->spec.network_mode;
+    if (mode == "host" || mode.rfind("container:", 0) == 0)
+        return make_failure(error::unsupported,
+                            fmt::format("container '{}' shares a network namespace (network mode '{}'): CRIU's network "
+                                        "lock would stay there after a runc dump",
+                                        c->name, mode));
     MIGRATE_TRY(runc_state_root(*c));
     if (auto dir = e.checkpoint_directory(c->id, "probe"); !dir) return dir.error();
     detail::run_options quick;

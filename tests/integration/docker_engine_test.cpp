@@ -654,5 +654,19 @@ TEST_CASE("runc dump: leave-running keeps the service counting, exit stops it, d
     CHECK(refused.error_code() == error::unsupported);
     CHECK_THAT(refused.error().message, Catch::Contains("restart policy 'unless-stopped'"));
     REQUIRE_OK(a.remove(*rid, true));
+
+    // A container in its host's network namespace: CRIU's network lock would stay there.
+    container_spec h = s;
+    h.name = "mdt-runc-hostnet";
+    h.network_mode = "host";
+    discard(a, h.name);
+    auto hid = a.create(h);
+    REQUIRE_OK(hid);
+    REQUIRE_OK(a.start(*hid));
+    auto hostnet = a.direct_checkpoint_support(*hid);
+    REQUIRE_FALSE(hostnet);
+    CHECK(hostnet.error_code() == error::unsupported);
+    CHECK_THAT(hostnet.error().message, Catch::Contains("network mode 'host'"));
+    REQUIRE_OK(a.remove(*hid, true));
     REQUIRE_OK(a.remove(*id, true));
 }

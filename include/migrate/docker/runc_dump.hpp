@@ -16,7 +16,9 @@
 // runc on PATH; the container running; its containerd shim and runc state visible from this
 // process (the SDK on the same machine as the daemon, as for the delta transfer); restart
 // policy "no" (after a runc dump with exit, dockerd sees an ordinary exit and would restart
-// a container with a restart policy).
+// a container with a restart policy); a network namespace of its own (CRIU leaves its
+// network lock in the dumped namespace after an exit dump: in the host's, it cuts the host
+// off).
 #pragma once
 
 #include <migrate/result.hpp>
