@@ -7,7 +7,8 @@
 // Parts: this file (errors, reports, memcached workload), docker.cpp (DockerEngine and the
 // runtime vocabulary), image.cpp (image recipes, build_image), testbed.cpp (Testbed),
 // move.cpp (checkpoint_move, MemcachedDowntimeProber), migrator.cpp (strategies: Migrator,
-// EdgeHost, MigrationRequest, Prepared); common.hpp holds the shared helpers.
+// EdgeHost, MigrationRequest, Prepared), workload.cpp (ZoneServer, A1, A2, DowntimeProber
+// with locators and probes); common.hpp holds the shared helpers.
 #include "common.hpp"
 
 #include <migrate/migrate.hpp>
@@ -170,7 +171,19 @@ void bind_memcached(py::module_& m) {
         }, py::arg("dataset"))
         .def("count_intact", [](workload::memcached_client& c, const workload::memcached_dataset& ds) {
             return nogil([&] { return c.count_intact(ds); });
-        }, py::arg("dataset"));
+        }, py::arg("dataset"))
+        .def("stats", [](workload::memcached_client& c, const std::string& group) {
+            return nogil([&] { return c.stats(group); });
+        }, py::arg("group") = "",
+           "`stats` (or `stats <group>`, e.g. 'items'): every numeric statistic by name ('items:9:number_hot' -> 0).")
+        .def("wait_settled", [](workload::memcached_client& c, double patience, double quiet) {
+            const auto p = std::chrono::milliseconds(static_cast<long>(patience * 1000));
+            const auto q = std::chrono::milliseconds(static_cast<long>(quiet * 1000));
+            nogil([&] { return c.wait_settled(p, q); });
+        }, py::arg("patience") = 15.0, py::arg("quiet") = 0.2,
+           "Waits (seconds) until memcached's LRU maintainer is done with freshly loaded items (none HOT, no "
+           "moves for `quiet`): from then on the data set is static page for page, which a checkpoint delta "
+           "needs. MigrationError(timeout) when it has not settled within `patience`.");
 }
 
 }  // namespace
@@ -207,4 +220,5 @@ PYBIND11_MODULE(_migrate, m) {
     bind_testbed(m);
     bind_move(m);
     bind_migrator(m);
+    bind_workload(m);
 }

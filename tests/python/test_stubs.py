@@ -53,7 +53,7 @@ def _stub_params(fn):
 
 
 def _public(obj):
-    return {n for n in vars(obj) if not n.startswith("_")} | ({"__enter__", "__exit__"} & set(vars(obj)))
+    return {n for n in vars(obj) if not n.startswith("_")} | ({"__enter__", "__exit__", "__call__"} & set(vars(obj)))
 
 
 def test_stub_file_is_installed_next_to_the_extension():

@@ -13,6 +13,10 @@ Strategies by name: :func:`list_strategies`, :func:`make_migrator` gives a :clas
 in a :class:`MigrationRequest` between two :class:`EdgeHost` (``Testbed.edge_host``), its
 artifacts through this process or, with :func:`agent_transport`, agent to agent over the
 hosts' link.
+The thesis workloads: a :class:`ZoneServer` tells A1 (:class:`A1PollerConfig`) and A2
+(:class:`A2CounterConfig`) where the user is; :func:`a2_udp_count`, :func:`a2_get_state` and
+:func:`a2_counter_check` read A2's state; a :class:`DowntimeProber` runs a :func:`a2_probe` (or
+any Python callable) that follows the service with :func:`container_address_locator`.
 See docs/python.md.
 """
 from ._migrate import (  # noqa: F401
@@ -59,6 +63,32 @@ from ._migrate import (  # noqa: F401
     # memcached workload
     MemcachedClient,
     MemcachedDataset,
+    # thesis workloads A1 / A2, following a service from host to host
+    ZoneServer,
+    PollRecord,
+    in_network,
+    A1PollerConfig,
+    a1_poller_spec,
+    a1_poller_recipe,
+    a1_downtime,
+    A2CounterConfig,
+    a2_counter_spec,
+    a2_counter_recipe,
+    A2State,
+    a2_get_state,
+    a2_get_count,
+    a2_udp_count,
+    a2_change_phase,
+    a2_counter_check,
+    memcached_udp_get,
+    memcached_udp_version,
+    DowntimeProber,
+    Probe,
+    AddressLocator,
+    fixed_address,
+    container_address_locator,
+    two_location_probe,
+    a2_probe,
 )
 
 __all__ = [
@@ -98,4 +128,29 @@ __all__ = [
     "agent_transport",
     "MemcachedClient",
     "MemcachedDataset",
+    "ZoneServer",
+    "PollRecord",
+    "in_network",
+    "A1PollerConfig",
+    "a1_poller_spec",
+    "a1_poller_recipe",
+    "a1_downtime",
+    "A2CounterConfig",
+    "a2_counter_spec",
+    "a2_counter_recipe",
+    "A2State",
+    "a2_get_state",
+    "a2_get_count",
+    "a2_udp_count",
+    "a2_change_phase",
+    "a2_counter_check",
+    "memcached_udp_get",
+    "memcached_udp_version",
+    "DowntimeProber",
+    "Probe",
+    "AddressLocator",
+    "fixed_address",
+    "container_address_locator",
+    "two_location_probe",
+    "a2_probe",
 ]
