@@ -101,8 +101,13 @@ std::size_t count_images(docker::engine& e) {
 }
 
 int read_counter(docker::engine& e, std::string_view id) {
-    auto s = read_container_file(e, id, "tmp/count");
-    return s.empty() ? -1 : std::stoi(s);
+    // The shell rewrites the file (truncate, then write): a read in between finds it empty.
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        auto s = read_container_file(e, id, "tmp/count");
+        if (!s.empty()) return std::stoi(s);
+        std::this_thread::sleep_for(std::chrono::milliseconds{30});
+    }
+    return -1;
 }
 
 struct counter_container {

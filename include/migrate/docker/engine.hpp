@@ -139,8 +139,10 @@ public:
                                       const std::map<std::string, std::string>& labels = {}) override;
     result<volume_info> inspect_volume(std::string_view name) override;
     result<void> remove_volume(std::string_view name, bool force = false) override;
-    /// Through the archive API of a never-started helper container (from `helper_image`,
-    /// imported when missing) with the volume mounted; the helper is removed on every path.
+    /// A plain local volume whose directory is visible here: `tar` in that directory
+    /// (numeric owners). Any other: through the archive API of a never-started helper
+    /// container (from `helper_image`, imported when missing) with the volume mounted; the
+    /// helper is removed on every path. Both give paths relative to the volume root.
     result<void> export_volume(std::string_view name, byte_sink& out) override;
     /// As `export_volume`; `not_found` when the volume does not exist (it is never created
     /// implicitly).
