@@ -1,18 +1,17 @@
 // A plain TCP copy between two testbed hosts' network namespaces (host_copy.hpp).
 #include <migrate/testbed/host_copy.hpp>
 
+#include "system.hpp"
+
 #include <fmt/format.h>
 
 #include <cerrno>
 #include <cstring>
 #include <future>
-#include <thread>
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,33 +31,6 @@ struct fd_guard {
 std::string where(const host& h) {
     return h.netns.empty() ? fmt::format("{} ({})", h.name, h.address)
                            : fmt::format("{} ({}, namespace {})", h.name, h.address, h.netns);
-}
-
-// A TCP socket belonging to `netns` (empty: ours). Made on a throwaway thread that joins the
-// namespace and ends, so no thread of the caller ever changes namespace.
-result<int> tcp_socket_in(const std::string& netns) {
-    std::promise<result<int>> done;
-    std::thread([&] {
-        if (!netns.empty()) {
-            auto path = "/run/netns/" + netns;
-            int nsfd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-            if (nsfd < 0) {
-                done.set_value(make_failure(error::not_found, "cannot open " + path + ": " + errno_text()));
-                return;
-            }
-            if (::setns(nsfd, CLONE_NEWNET) != 0) {
-                auto why = errno_text();
-                ::close(nsfd);
-                done.set_value(make_failure(error::permission_denied, "setns into " + path + ": " + why));
-                return;
-            }
-            ::close(nsfd);
-        }
-        int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (s < 0) done.set_value(make_failure(error::io_error, "socket in namespace '" + netns + "': " + errno_text()));
-        else done.set_value(s);
-    }).join();
-    return done.get_future().get();
 }
 
 result<sockaddr_in> ipv4(const std::string& address, std::uint16_t port) {
@@ -127,7 +99,7 @@ result<host_copy_stats> copy_between_hosts(const host& from, const host& to,
         return make_failure(error::invalid_argument, "host_copy_options.stall_timeout: must be positive");
     auto bind_to = ipv4(to.address, 0);
     if (!bind_to) return bind_to.error();
-    auto l = tcp_socket_in(to.netns);
+    auto l = sys::tcp_socket_in(to.netns);
     if (!l) return l.error();
     fd_guard listener(*l);
     if (::bind(listener.fd, reinterpret_cast<const sockaddr*>(&*bind_to), sizeof *bind_to) != 0 ||
@@ -136,7 +108,7 @@ result<host_copy_stats> copy_between_hosts(const host& from, const host& to,
     sockaddr_in bound{};
     socklen_t len = sizeof bound;
     ::getsockname(listener.fd, reinterpret_cast<sockaddr*>(&bound), &len);
-    auto s = tcp_socket_in(from.netns);
+    auto s = sys::tcp_socket_in(from.netns);
     if (!s) return s.error();
     fd_guard sender(*s);
     const auto start = std::chrono::steady_clock::now();

@@ -97,6 +97,14 @@ bool docker_ping(const std::filesystem::path& socket, std::chrono::milliseconds 
 /// Last `n` characters of a file (dockerd's log, for error messages).
 std::string file_tail(const std::filesystem::path& path, std::size_t n = 1500);
 
+// ---- sockets in a host's namespace ------------------------------------------------------------
+
+/// A TCP socket (fd, close-on-exec) belonging to network namespace `netns` (empty: ours). A
+/// socket belongs to the namespace it was created in, whichever thread uses it later, so a
+/// throwaway thread joins the namespace with setns(2), makes the socket and ends; no thread
+/// of the caller ever changes namespace and no program is spawned.
+result<int> tcp_socket_in(const std::string& netns);
+
 // ---- throughput ---------------------------------------------------------------------------------
 
 struct tcp_transfer {

@@ -31,42 +31,48 @@ struct fd_guard {
 
 std::string errno_text() { return std::strerror(errno); }
 
-// A listening TCP socket inside `netns`. A socket belongs to the namespace it was created
-// in, whichever thread uses it later, so a throwaway thread joins the namespace, makes the
-// socket and exits; the caller's thread never changes namespace.
+// A listening TCP socket inside `netns`, on any free port.
 result<int> listen_in(const std::string& netns) {
-    auto path = "/run/netns/" + netns;
-    std::promise<result<int>> done;
-    std::thread([&] {
-        int nsfd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (nsfd < 0) {
-            done.set_value(make_failure(error::not_found, "cannot open " + path + ": " + errno_text()));
-            return;
-        }
-        if (::setns(nsfd, CLONE_NEWNET) != 0) {
-            auto why = errno_text();
-            ::close(nsfd);
-            done.set_value(make_failure(error::permission_denied, "setns into " + path + ": " + why));
-            return;
-        }
-        ::close(nsfd);
-        int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_ANY);
-        a.sin_port = 0;
-        if (s < 0 || ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(s, 1) != 0) {
-            auto why = errno_text();
-            if (s >= 0) ::close(s);
-            done.set_value(make_failure(error::io_error, "cannot listen in " + netns + ": " + why));
-            return;
-        }
-        done.set_value(s);
-    }).join();
-    return done.get_future().get();
+    auto s = tcp_socket_in(netns);
+    if (!s) return s.error();
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_ANY);
+    a.sin_port = 0;
+    if (::bind(*s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(*s, 1) != 0) {
+        auto why = errno_text();
+        ::close(*s);
+        return make_failure(error::io_error, "cannot listen in " + netns + ": " + why);
+    }
+    return *s;
 }
 
 }  // namespace
+
+result<int> tcp_socket_in(const std::string& netns) {
+    std::promise<result<int>> done;
+    std::thread([&] {
+        if (!netns.empty()) {
+            auto path = "/run/netns/" + netns;
+            int nsfd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+            if (nsfd < 0) {
+                done.set_value(make_failure(error::not_found, "cannot open " + path + ": " + errno_text()));
+                return;
+            }
+            if (::setns(nsfd, CLONE_NEWNET) != 0) {
+                auto why = errno_text();
+                ::close(nsfd);
+                done.set_value(make_failure(error::permission_denied, "setns into " + path + ": " + why));
+                return;
+            }
+            ::close(nsfd);
+        }
+        int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (s < 0) done.set_value(make_failure(error::io_error, "socket in namespace '" + netns + "': " + errno_text()));
+        else done.set_value(s);
+    }).join();
+    return done.get_future().get();
+}
 
 result<tcp_transfer> measure_tcp(const std::string& netns, const std::string& address, std::uint64_t bytes,
                                  std::chrono::milliseconds timeout) {

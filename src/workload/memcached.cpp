@@ -239,6 +239,7 @@ std::optional<std::string> udp_request(const std::string& host, std::uint16_t po
     udp::socket sock(ioc);
     sock.open(udp::v4(), ec);
     if (ec) return std::nullopt;
+    // memcached's UDP frame header: request id, sequence number, datagram count, reserved.
     static std::atomic<std::uint16_t> next_id{1};
     std::uint16_t id = next_id++;
     std::string req{static_cast<char>(id >> 8), static_cast<char>(id & 0xff), 0, 0, 0, 1, 0, 0};
@@ -265,35 +266,13 @@ bool memcached_udp_version(const std::string& host, std::uint16_t port, std::chr
 
 bool memcached_udp_get(const std::string& host, std::uint16_t port, const std::string& key,
                        const std::string& expected_value, std::chrono::milliseconds timeout) {
-    asio::io_context ioc;
-    boost::system::error_code ec;
-    auto addr = asio::ip::make_address(host, ec);
-    if (ec) return false;
-    udp::socket sock(ioc);
-    sock.open(udp::v4(), ec);
-    if (ec) return false;
-    // memcached's UDP frame header: request id, sequence number, datagram count, reserved.
-    static std::atomic<std::uint16_t> next_id{1};
-    std::uint16_t id = next_id++;
-    std::string req{static_cast<char>(id >> 8), static_cast<char>(id & 0xff), 0, 0, 0, 1, 0, 0};
-    req += "get " + key + "\r\n";
-    sock.send_to(asio::buffer(req), udp::endpoint(addr, port), 0, ec);
-    if (ec) return false;
-    std::array<char, 4096> buf{};
-    std::size_t n = 0;
-    bool done = false;
-    udp::endpoint from;
-    sock.async_receive_from(asio::buffer(buf), from, [&](auto e, std::size_t k) { ec = e; n = k; done = true; });
-    ioc.run_for(timeout);
-    if (!done) return false;
-    if (ec || n < 8) return false;
-    if ((static_cast<unsigned char>(buf[0]) << 8 | static_cast<unsigned char>(buf[1])) != id) return false;
-    std::string_view body(buf.data() + 8, n - 8);
+    auto body = udp_request(host, port, "get " + key, timeout);
+    if (!body) return false;
     auto header = "VALUE " + key + " ";
-    if (body.rfind(header, 0) != 0) return false;
-    auto nl = body.find("\r\n");
-    if (nl == std::string_view::npos) return false;
-    return body.substr(nl + 2, expected_value.size()) == expected_value;
+    if (body->rfind(header, 0) != 0) return false;
+    auto nl = body->find("\r\n");
+    if (nl == std::string::npos) return false;
+    return std::string_view(*body).substr(nl + 2, expected_value.size()) == expected_value;
 }
 
 }  // namespace migrate::workload

@@ -3,6 +3,7 @@
 // Artifacts move a -> b agent to agent over the veth link (HTB shaping applies), with real
 // container exports and image imports, volumes, images and CRIU checkpoints. Whole file:
 // 33-37 s (two transfers on the 100 Mbit link, two link cuts, a testbed of its own).
+#include "noise_source.hpp"
 #include "testbed_fixture.hpp"
 
 #include <migrate/agent/client.hpp>
@@ -94,23 +95,9 @@ const char* const src_image = "agt-test/blob:1";
 const char* const src_container = "agt-src";
 const char* const marker = "moved by the agents";
 
-class blob_source final : public byte_source {
-public:
-    explicit blob_source(std::uint64_t n) : left_(n) {}
-    result<std::size_t> read(std::span<std::byte> b) override {
-        auto n = static_cast<std::size_t>(std::min<std::uint64_t>(left_, b.size()));
-        for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<std::byte>(((pos_ + i) * 2654435761u) >> 13);
-        pos_ += n;
-        left_ -= n;
-        return n;
-    }
-private:
-    std::uint64_t left_;
-    std::uint64_t pos_ = 0;
-};
 
 std::string blob_sha256() {
-    blob_source src(blob_bytes);
+    test::noise_source src(blob_bytes);
     agent::stream_hash h;
     std::vector<std::byte> buf(1 << 20);
     for (;;) {
@@ -129,7 +116,7 @@ void ensure_source_container() {
     if (!a.inspect_image(src_image)) {
         auto recipe = image::busybox_recipe();
         recipe.rootfs.files.push_back({"/etc/agent-marker", std::string(marker) + "\n"});
-        recipe.rootfs.generated.push_back({"/data/blob", blob_bytes, [] { return std::make_unique<blob_source>(blob_bytes); }});
+        recipe.rootfs.generated.push_back({"/data/blob", blob_bytes, [] { return std::make_unique<test::noise_source>(blob_bytes); }});
         AGT_REQUIRE_OK(image::build_image(a, recipe.rootfs, src_image, recipe.changes));
     }
     AGT_REQUIRE_OK(a.create({.name = src_container, .image = src_image, .cmd = {"/bin/sh"}}));

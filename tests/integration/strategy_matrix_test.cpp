@@ -36,6 +36,7 @@
 //                                        strategy_checkpoint_test.cpp
 //   shared_fs x restore refused          strategy_shared_fs_test.cpp
 // Whole file: about 2 minutes here.
+#include "noise_source.hpp"
 #include "criu_strategy_scene.hpp"
 #include "strategy_fixture.hpp"
 #include "workload_fixture.hpp"
@@ -99,20 +100,6 @@ edge_host edge(const char* which, std::shared_ptr<container_runtime> rt) {
 
 // ---- the images ------------------------------------------------------------------------------
 
-// A few MiB that compress badly, for an image layer the link must carry for a while.
-class noise_source final : public byte_source {
-public:
-    explicit noise_source(std::uint64_t n) : left_(n) {}
-    result<std::size_t> read(std::span<std::byte> b) override {
-        auto n = static_cast<std::size_t>(std::min<std::uint64_t>(left_, b.size()));
-        for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<std::byte>(((pos_ + i) * 2654435761u) >> 13);
-        pos_ += n;
-        left_ -= n;
-        return n;
-    }
-private:
-    std::uint64_t left_, pos_ = 0;
-};
 
 // The workload's image, made on host a for this test process with one file of its own (and
 // `padding` bytes of noise), so that host b never holds it beforehand: every move carries it
@@ -149,7 +136,7 @@ const std::string& unique_image(workload_kind w, std::uint64_t padding = 0) {
     recipe.rootfs.files.push_back(
         {"/etc/migrate-test-run", fmt::format("{} {}\n", ::getpid(), std::chrono::system_clock::now().time_since_epoch().count())});
     if (padding)
-        recipe.rootfs.generated.push_back({"/opt/padding", padding, [padding] { return std::make_unique<noise_source>(padding); }});
+        recipe.rootfs.generated.push_back({"/opt/padding", padding, [padding] { return std::make_unique<test::noise_source>(padding); }});
     auto name = fmt::format("smx-{}{}:{}", w == workload_kind::a1 ? "a1" : w == workload_kind::a2 ? "a2" : "memcached",
                             padding ? "-padded" : "", ::getpid());
     auto a = test::engine_on("a");
