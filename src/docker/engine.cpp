@@ -242,7 +242,7 @@ struct engine::impl {
     /// docs/thesis-grid.md, against 4-5 ms for the raw tar copy). Empty for any other
     /// driver, for a local volume with driver options (an NFS or tmpfs mount that exists
     /// only while a container uses it) and when not visible. `not_found` for no volume.
-    result<std::optional<std::filesystem::path>> local_volume_dir(engine& self, std::string_view volume) {
+    result<std::optional<std::filesystem::path>> local_volume_dir(std::string_view volume) {
         auto j = call_json(small("GET", "/volumes/" + seg(volume)), fmt::format("volume '{}'", volume));
         if (!j) return j.error();
         auto opts = j->find("Options");
@@ -251,7 +251,6 @@ struct engine::impl {
         std::filesystem::path dir = j->value("Mountpoint", std::string{});
         std::error_code ec;
         if (!plain || dir.empty() || !std::filesystem::is_directory(dir, ec)) return std::optional<std::filesystem::path>{};
-        (void)self;
         return std::optional<std::filesystem::path>{dir};
     }
 
@@ -558,7 +557,7 @@ result<void> engine::remove_volume(std::string_view name, bool force) {
 }
 
 result<void> engine::export_volume(std::string_view name, byte_sink& out) {
-    auto dir = impl_->local_volume_dir(*this, name);
+    auto dir = impl_->local_volume_dir(name);
     if (!dir) return dir.error();
     if (*dir)  // "." makes the archive's paths relative to the volume root, as below
         return migrate::detail::run_to_sink({"tar", "--numeric-owner", "-C", (*dir)->string(), "-cf", "-", "."}, out);
@@ -582,7 +581,7 @@ result<void> engine::import_volume(std::string_view name, byte_source& tar) {
                             fmt::format("the tar given to import_volume('{}') is not a tar archive ({} bytes read, "
                                         "first bytes {}); volume unchanged", name, head->size(), hex_preview(*head)));
     prefixed_source body(std::move(*head), tar);
-    auto dir = impl_->local_volume_dir(*this, name);
+    auto dir = impl_->local_volume_dir(name);
     if (!dir) return dir.error();
     if (*dir) {
         auto r = migrate::detail::run_from_source(

@@ -6,7 +6,6 @@
 
 #include <chrono>
 #include <fstream>
-#include <optional>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -21,7 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The value of `Key:` in /proc/<pid>/status, or -1.
+// The parent of `pid` (PPid in /proc/<pid>/status), or -1.
 int parent_pid(int pid) {
     std::ifstream in(fmt::format("/proc/{}/status", pid));
     for (std::string line; std::getline(in, line);)
@@ -82,25 +81,22 @@ public:
         std::error_code ec;
         if (!v1.empty() && fs::exists("/sys/fs/cgroup/freezer" + v1 + "/freezer.state", ec)) {
             state_ = "/sys/fs/cgroup/freezer" + v1 + "/freezer.state";
-            frozen_ = freeze_v1();
+            freeze_v1();
         } else if (!v2.empty()) {
             for (auto base : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"})
                 if (fs::exists(fs::path(base + v2) / "cgroup.freeze", ec)) {
                     v2_dir_ = fs::path(base + v2);
                     break;
                 }
-            if (!v2_dir_.empty()) frozen_ = freeze_v2();
+            if (!v2_dir_.empty()) freeze_v2();
         }
     }
     cgroup_freeze(const cgroup_freeze&) = delete;
     cgroup_freeze& operator=(const cgroup_freeze&) = delete;
-    ~cgroup_freeze() { thaw(); }
-    bool frozen() const noexcept { return frozen_; }
-    void thaw() noexcept {
+    ~cgroup_freeze() {
         if (!touched_) return;
-        touched_ = false;
         if (!state_.empty()) write(state_, "THAWED");
-        else if (!v2_dir_.empty()) write(v2_dir_ / "cgroup.freeze", "0");
+        else write(v2_dir_ / "cgroup.freeze", "0");
     }
 
 private:
@@ -116,26 +112,23 @@ private:
         ss << in.rdbuf();
         return ss.str();
     }
-    bool wait_until(auto done) {
-        for (int i = 0; i < 2000; ++i) {  // 2 s in steps of 1 ms
-            if (done()) return true;
-            std::this_thread::sleep_for(std::chrono::milliseconds{1});
-        }
-        return false;
+    // Waits up to 2 s in steps of 1 ms; a cgroup still freezing then is left to CRIU's own wait.
+    static void wait_until(auto done) {
+        for (int i = 0; i < 2000 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds{1});
     }
-    bool freeze_v1() {
-        if (read(state_).rfind("THAWED", 0) != 0) return false;  // someone else's freeze: leave it to CRIU
+    void freeze_v1() {
+        if (read(state_).rfind("THAWED", 0) != 0) return;  // someone else's freeze: leave it to CRIU
         touched_ = write(state_, "FROZEN");
-        return touched_ && wait_until([&] { return read(state_).rfind("FROZEN", 0) == 0; });
+        if (touched_) wait_until([&] { return read(state_).rfind("FROZEN", 0) == 0; });
     }
-    bool freeze_v2() {
-        if (read(v2_dir_ / "cgroup.freeze").rfind("0", 0) != 0) return false;
+    void freeze_v2() {
+        if (read(v2_dir_ / "cgroup.freeze").rfind("0", 0) != 0) return;
         touched_ = write(v2_dir_ / "cgroup.freeze", "1");
-        return touched_ && wait_until([&] { return read(v2_dir_ / "cgroup.events").find("frozen 1") != std::string::npos; });
+        if (touched_) wait_until([&] { return read(v2_dir_ / "cgroup.events").find("frozen 1") != std::string::npos; });
     }
 
     fs::path state_, v2_dir_;
-    bool touched_ = false, frozen_ = false;
+    bool touched_ = false;
 };
 
 }  // namespace
@@ -230,10 +223,10 @@ result<void> runc_checkpoint(engine& e, std::string_view id, const checkpoint_op
     argv.push_back(c->id);
     detail::run_options ro;
     ro.timeout = std::chrono::milliseconds{120000};
-    std::optional<cgroup_freeze> freeze;
-    freeze.emplace(c->pid);
-    auto r = detail::run(argv, ro);
-    freeze.reset();  // thaw: resumes a leave-running service, lets an exit dump's tasks die
+    auto r = [&] {
+        cgroup_freeze freeze{c->pid};  // thawed on return: a leave-running service resumes, an exit dump's tasks die
+        return detail::run(argv, ro);
+    }();
     if (!r || r->exit_code != 0) {
         auto why = !r ? r.error().what() : fmt::format("exit code {}: {}", r->exit_code, log_tail(work / "dump.log"));
         fs::remove_all(*dir, ec);  // a partial image must not be restored from
