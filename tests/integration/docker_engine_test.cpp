@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include <optional>
+#include <set>
 #include <thread>
 #include <unistd.h>
 
@@ -611,8 +612,24 @@ TEST_CASE("runc dump: leave-running keeps the service counting, exit stops it, d
     REQUIRE_OK(a.direct_checkpoint_support(*id));
 
     // Leave running: the images land where dockerd lists them, and the service (thawed after
-    // our own freeze) counts on.
+    // our own freeze) counts on. Nothing went through containerd: a checkpoint through the
+    // daemon leaves its images' blobs in containerd's content store for a while (what
+    // create_checkpoint waits for, moby#42900); runc's leaves none.
+    const auto blobs =
+        tb_host("a").data_root / "containerd" / "daemon" / "io.containerd.content.v1.content" / "blobs" / "sha256";
+    auto blob_names = [&] {
+        std::set<std::string> names;
+        std::error_code ec;
+        for (auto it = std::filesystem::directory_iterator(blobs, ec); !ec && it != std::filesystem::directory_iterator();
+             it.increment(ec))
+            names.insert(it->path().filename().string());
+        return names;
+    };
+    const auto blobs_before = blob_names();
     REQUIRE_OK(a.create_checkpoint(*id, {.name = "r1", .exit = false, .dumper = checkpoint_dumper::runc}));
+    auto blobs_after = blob_names();
+    std::erase_if(blobs_after, [&](const std::string& b) { return blobs_before.count(b) != 0; });
+    CHECK(blobs_after.empty());
     auto listed = a.list_checkpoints(*id);
     REQUIRE_OK(listed);
     CHECK(std::find(listed->begin(), listed->end(), "r1") != listed->end());
