@@ -8,7 +8,8 @@
 // runtime vocabulary), image.cpp (image recipes, build_image), testbed.cpp (Testbed),
 // move.cpp (checkpoint_move, MemcachedDowntimeProber), migrator.cpp (strategies: Migrator,
 // EdgeHost, MigrationRequest, Prepared), workload.cpp (ZoneServer, A1, A2, DowntimeProber
-// with locators and probes); common.hpp holds the shared helpers.
+// with locators and probes), state_store.cpp (state stores), openflow.cpp (the OpenFlow 1.3
+// speaker), sdn.cpp (route switches, triggers, the replica pool); common.hpp holds the shared helpers.
 #include "common.hpp"
 
 #include <migrate/migrate.hpp>
@@ -221,4 +222,7 @@ PYBIND11_MODULE(_migrate, m) {
     bind_move(m);
     bind_migrator(m);
     bind_workload(m);
+    bind_state_store(m);
+    bind_openflow(m);
+    bind_sdn(m);
 }
