@@ -64,6 +64,9 @@ result<void> replica_pool_options::validate() const {
 struct replica_pool::impl {
     struct pool_host {
         edge_host host;
+        // A runtime is one-thread-at-a-time (runtime.hpp); the refill thread and the
+        // caller's (cold starts, shutdown) take turns.
+        std::shared_ptr<std::mutex> runtime_mu = std::make_shared<std::mutex>();
         std::deque<service_instance> ready;
         int starting = 0;
         int next_index = 0;
@@ -98,6 +101,7 @@ struct replica_pool::impl {
         spec.env = options.env;
         spec.network_mode = options.network;
         spec.labels["migrate.replica_pool"] = options.name_prefix;
+        std::unique_lock rt(*ph.runtime_mu);
         auto id = ph.host.runtime->create(spec);
         if (!id)
             return make_failure(static_cast<error>(id.error_code().value()),
@@ -108,6 +112,7 @@ struct replica_pool::impl {
             started.emplace_back(ph.host.name, spec.name);
         }
         auto fail = [&](const failure& f) -> result<service_instance> {
+            if (!rt.owns_lock()) rt.lock();
             (void)ph.host.runtime->remove(*id, true);
             return make_failure(static_cast<error>(f.code.value()),
                                 fmt::format("replica_pool: instance '{}' on host {}: {}", spec.name, ph.host.name, f.message));
@@ -115,6 +120,7 @@ struct replica_pool::impl {
         if (auto s = ph.host.runtime->start(*id); !s) return fail(s.error());
         auto address = lookup(*ph.host.runtime, *id, options.network);
         if (!address) return fail(address.error());
+        rt.unlock();   // the instance's own start-up is not the runtime's business
         service_instance inst{ph.host.name, spec.name, *address, options.service_port};
         if (auto r = protocol->wait_ready(inst, options.ready_timeout); !r) return fail(r.error());
         return inst;
@@ -133,9 +139,12 @@ struct replica_pool::impl {
                 auto inst = std::move(to_remove.front());
                 to_remove.pop_front();
                 removing = true;
-                auto runtime = hosts.find(inst.host)->second.host.runtime;
+                auto& ph = hosts.find(inst.host)->second;
                 lk.unlock();
-                (void)runtime->remove(inst.id, true);
+                {
+                    std::lock_guard rt(*ph.runtime_mu);
+                    (void)ph.host.runtime->remove(inst.id, true);
+                }
                 lk.lock();
                 removing = false;
                 refilled.notify_all();
@@ -489,7 +498,9 @@ result<void> replica_pool::shutdown() {
     }
     std::string errors;
     for (auto& [host, id] : all) {
-        auto r = i.hosts.find(host)->second.host.runtime->remove(id, true);
+        auto& ph = i.hosts.find(host)->second;
+        std::lock_guard rt(*ph.runtime_mu);
+        auto r = ph.host.runtime->remove(id, true);
         if (!r && r.error_code() != error::not_found) errors += fmt::format("{} on {}: {}; ", id, host, r.error().what());
     }
     {
