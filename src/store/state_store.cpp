@@ -2,6 +2,7 @@
 #include <migrate/state_store.hpp>
 #include <migrate/store/file.hpp>
 #include <migrate/store/memory.hpp>
+#include <migrate/store/redis.hpp>
 #include <migrate/store/uri.hpp>
 
 #include "store_detail.hpp"
@@ -120,6 +121,11 @@ result<std::unique_ptr<state_store>> open_state_store(std::string_view uri, std:
                             fmt::format("open_state_store '{}': connect_timeout {} ms must be > 0", uri, connect_timeout.count()));
     if (u->scheme == "memory") return store::make_memory_store();
     if (u->scheme == "file") return store::make_file_store({.directory = u->path});
+    if (u->scheme == "redis") {
+        store::redis_store_options o{.address = u->address, .connect_timeout = connect_timeout};
+        if (u->prefix) o.prefix = *u->prefix;
+        return store::make_redis_store(std::move(o));
+    }
     return make_failure(error::unsupported, fmt::format("state store URI '{}': backend '{}' is not built", uri, u->scheme));
 }
 

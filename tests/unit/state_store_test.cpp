@@ -7,6 +7,7 @@
 #include <migrate/state_store.hpp>
 #include <migrate/store/file.hpp>
 #include <migrate/store/memory.hpp>
+#include <migrate/store/redis.hpp>
 #include <migrate/store/uri.hpp>
 
 #include <catch2/catch.hpp>
@@ -218,4 +219,18 @@ TEST_CASE("a state entry's JSON carries bytes that are not UTF-8 as base64", "[s
     auto j = json(state_entry{"k", std::string("\0\xff", 2), 4});
     CHECK(j["value_base64"] == "AP8=");
     CHECK_FALSE(j.contains("value"));
+}
+
+TEST_CASE("redis state store options are validated naming the field", "[state_store][uri]") {
+    CHECK(store::redis_store_options{}.validate());
+    auto field = [](store::redis_store_options o) { return o.validate().error().message; };
+    CHECK_THAT(field({.address = "nohost"}), Catch::Contains("redis_store_options.address"));
+    CHECK_THAT(field({.prefix = std::string("a\0b", 3)}), Catch::Contains("prefix"));
+    CHECK_THAT(field({.connect_timeout = 0ms}), Catch::Contains("connect_timeout"));
+    CHECK_THAT(field({.command_timeout = -1ms}), Catch::Contains("command_timeout"));
+    CHECK_THAT(field({.watch_retry = 1ms}), Catch::Contains("watch_retry"));
+    auto parsed = parse_options<store::redis_store_options>(json{{"address", "[::1]:7000"}, {"prefix", ""}});
+    REQUIRE_OK(parsed);
+    CHECK(parsed->address == "[::1]:7000");
+    CHECK(json(*parsed)["prefix"] == "");
 }
