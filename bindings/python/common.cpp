@@ -106,6 +106,11 @@ json kwargs_json(const json& defaults, const char* callable,
     return j;
 }
 
+std::shared_ptr<container_runtime> own_runtime(const std::shared_ptr<container_runtime>& rt) {
+    if (auto* e = dynamic_cast<docker::engine*>(rt.get())) return unwrap(docker::engine::make(e->options()));
+    return rt;
+}
+
 py::dict event_to_python(const phase_event& e) {
     static constexpr const char* kinds[] = {"begin", "progress", "end"};
     py::dict d;

@@ -87,6 +87,10 @@ struct python_callbacks {
 
     hooks make_hooks();
 };
+/// A runtime of the caller's own made from `rt`'s options (a Docker engine is
+/// one-thread-at-a-time, and Python threads may share an EdgeHost); other runtimes as given.
+std::shared_ptr<container_runtime> own_runtime(const std::shared_ptr<container_runtime>& rt);
+
 /// A phase event as the dict `on_event` receives.
 py::dict event_to_python(const phase_event& e);
 

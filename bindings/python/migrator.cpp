@@ -128,11 +128,6 @@ std::stop_token token_of(const py::object& cancel) {
 
 /// A runtime of this call's own: a Docker engine is remade from its options (cheap: it
 /// connects on first use); any other runtime is shared as it is.
-std::shared_ptr<container_runtime> own_runtime(const std::shared_ptr<container_runtime>& rt) {
-    if (auto* e = dynamic_cast<docker::engine*>(rt.get())) return unwrap(docker::engine::make(e->options()));
-    return rt;
-}
-
 /// The C++ request of one call: its own engines (one engine used as source and target stays
 /// one, so validate() still refuses it), the call's hooks, the local transport by default.
 migration_request call_request(const py_request& r, const hooks& h) {

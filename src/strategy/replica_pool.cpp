@@ -70,7 +70,7 @@ struct replica_pool::impl {
         std::deque<service_instance> ready;
         int starting = 0;
         int next_index = 0;
-        std::string last_error;
+        std::optional<failure> last_failure;  // why the refill stopped on this host
     };
     struct subject_state {
         service_instance instance;
@@ -127,7 +127,7 @@ struct replica_pool::impl {
     }
 
     bool host_needs_instance(const pool_host& ph) const {
-        return static_cast<int>(ph.ready.size()) + ph.starting < options.size && ph.last_error.empty();
+        return static_cast<int>(ph.ready.size()) + ph.starting < options.size && !ph.last_failure;
     }
 
     // The refill thread: removes released instances (slow: stop + remove, so not on the
@@ -174,8 +174,8 @@ struct replica_pool::impl {
             } else {
                 // Stop refilling this host until someone looks (fill() retries, status() shows it):
                 // a host that cannot start instances must not be hammered.
-                need->last_error = inst.error().what();
-                h.info(need->last_error);
+                need->last_failure = inst.error();
+                h.info(inst.error().what());
             }
             refilled.notify_all();
         }
@@ -267,14 +267,16 @@ result<std::unique_ptr<replica_pool>> replica_pool::make(std::vector<edge_host> 
 result<void> replica_pool::fill(std::stop_token stop) {
     auto& i = *impl_;
     std::unique_lock lk(i.mu);
-    for (auto& [name, ph] : i.hosts) ph.last_error.clear();   // a new chance for failed hosts
+    for (auto& [name, ph] : i.hosts) {   // a new chance for failed hosts
+        ph.last_failure.reset();
+    }
     i.wake.notify_all();
     auto deadline = std::chrono::steady_clock::now() + i.options.ready_timeout * std::max(1, i.options.size) +
                     std::chrono::seconds{10};
     while (true) {
         bool full = true;
         for (auto& [name, ph] : i.hosts) {
-            if (!ph.last_error.empty()) return make_failure(error::daemon_error, ph.last_error);
+            if (ph.last_failure) return *ph.last_failure;
             if (static_cast<int>(ph.ready.size()) < i.options.size) full = false;
         }
         if (full) return {};
@@ -295,11 +297,11 @@ result<void> replica_pool::wait_refilled(std::chrono::milliseconds within) {
     bool ok = i.refilled.wait_for(lk, within, [&] {
         return i.to_remove.empty() && !i.removing && std::all_of(i.hosts.begin(), i.hosts.end(), [&](auto& kv) {
             return (static_cast<int>(kv.second.ready.size()) >= i.options.size && kv.second.starting == 0) ||
-                   !kv.second.last_error.empty();
+                   kv.second.last_failure.has_value();
         });
     });
     for (auto& [name, ph] : i.hosts)
-        if (!ph.last_error.empty()) return make_failure(error::daemon_error, ph.last_error);
+        if (ph.last_failure) return *ph.last_failure;
     if (!ok) return make_failure(error::timeout, fmt::format("replica_pool: not refilled within {} ms", within.count()));
     return {};
 }
@@ -479,7 +481,7 @@ json replica_pool::status() const {
         json assigned = json::object();
         for (auto& [subject, st] : i.subjects)
             if (st.instance.host == name) assigned[subject] = st.instance;
-        j[name] = {{"ready", ready}, {"starting", ph.starting}, {"assigned", assigned}, {"error", ph.last_error}};
+        j[name] = {{"ready", ready}, {"starting", ph.starting}, {"assigned", assigned}, {"error", ph.last_failure ? ph.last_failure->what() : ""}};
     }
     return j;
 }

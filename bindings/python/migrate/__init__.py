@@ -89,6 +89,13 @@ from ._migrate import (  # noqa: F401
     container_address_locator,
     two_location_probe,
     a2_probe,
+    # following a device (MIGRATE): routes, the replica pool, triggers
+    ServiceInstance,
+    RouteChange,
+    RouteSwitch,
+    ReplicaProtocol,
+    ReplicaPool,
+    ManualTrigger,
 )
 
 __all__ = [
@@ -153,4 +160,10 @@ __all__ = [
     "container_address_locator",
     "two_location_probe",
     "a2_probe",
+    "ServiceInstance",
+    "RouteChange",
+    "RouteSwitch",
+    "ReplicaProtocol",
+    "ReplicaPool",
+    "ManualTrigger",
 ]
