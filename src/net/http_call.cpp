@@ -14,18 +14,30 @@ size_t collect(char* data, size_t size, size_t n, void* user) {
 }
 }  // namespace
 
+http_connection::http_connection() : curl_(curl_easy_init()) {}
+
+http_connection::~http_connection() {
+    if (curl_) curl_easy_cleanup(static_cast<CURL*>(curl_));
+}
+
 result<http_reply> http_call(const std::string& method, const std::string& url, const std::string& body,
                              std::chrono::milliseconds timeout,
                              const std::vector<std::pair<std::string, std::string>>& headers) {
-    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
-    if (!curl) return make_failure(error::internal, "curl_easy_init failed");
+    return http_connection{}.request(method, url, body, timeout, headers);
+}
+
+result<http_reply> http_connection::request(const std::string& method, const std::string& url, const std::string& body,
+                                            std::chrono::milliseconds timeout,
+                                            const std::vector<std::pair<std::string, std::string>>& headers) {
+    if (!curl_) return make_failure(error::internal, "curl_easy_init failed");
+    CURL* c = static_cast<CURL*>(curl_);
+    curl_easy_reset(c);   // options of the previous request go; its open connection stays
     curl_slist* hs = nullptr;
     if (!body.empty()) hs = curl_slist_append(hs, "Content-Type: application/json");
     for (auto& [k, v] : headers) hs = curl_slist_append(hs, (k + ": " + v).c_str());
     std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> guard(hs, &curl_slist_free_all);
 
     http_reply reply;
-    CURL* c = curl.get();
     curl_easy_setopt(c, CURLOPT_URL, url.c_str());
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);

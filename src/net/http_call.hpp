@@ -1,5 +1,6 @@
-// src-only: one plain HTTP request to a URL with libcurl (app phase hooks, later the MEC
-// API clients). Small JSON bodies only; artifact streams never go through here.
+// src-only: one plain HTTP request to a URL with libcurl (app phase hooks, the etcd state
+// store, later the MEC API clients). Small JSON bodies only; artifact streams never go
+// through here.
 #pragma once
 
 #include <migrate/result.hpp>
@@ -14,6 +15,23 @@ namespace migrate::net {
 struct http_reply {
     long status = 0;
     std::string body;
+};
+
+/// A libcurl handle kept between requests, so that they reuse its connection (keep-alive).
+/// One thread at a time; `request` behaves as `http_call`.
+class http_connection {
+public:
+    http_connection();
+    ~http_connection();
+    http_connection(const http_connection&) = delete;
+    http_connection& operator=(const http_connection&) = delete;
+
+    result<http_reply> request(const std::string& method, const std::string& url, const std::string& body,
+                               std::chrono::milliseconds timeout,
+                               const std::vector<std::pair<std::string, std::string>>& headers = {});
+
+private:
+    void* curl_;   // CURL*, kept out of this header
 };
 
 /// `method url` with `body` (sent as application/json when not empty). Transport failures

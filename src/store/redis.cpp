@@ -23,8 +23,7 @@ using detail::resp_value;
 result<void> redis_store_options::validate() const {
     auto bad = [](std::string msg) { return make_failure(error::invalid_argument, "redis_store_options." + msg); };
     MIGRATE_TRY(agent::parse_endpoint(address, "redis_store_options.address"));
-    if (prefix.size() > 256) return bad(fmt::format("prefix: {} bytes (at most 256)", prefix.size()));
-    if (prefix.find('\0') != std::string::npos) return bad("prefix: contains a NUL byte");
+    MIGRATE_TRY(detail::check_store_prefix(prefix, "redis_store_options.prefix"));
     if (connect_timeout <= 0ms) return bad(fmt::format("connect_timeout: {} ms must be > 0", connect_timeout.count()));
     if (command_timeout <= 0ms) return bad(fmt::format("command_timeout: {} ms must be > 0", command_timeout.count()));
     if (pool_size > 256) return bad(fmt::format("pool_size: {} is more than 256", pool_size));
@@ -43,17 +42,12 @@ void to_json(json& j, const redis_store_options& o) {
 
 void from_json(const json& j, redis_store_options& o) {
     const char* w = "redis_store_options";
-    auto millis = [&](const char* key, std::chrono::milliseconds& out) {
-        std::int64_t v = out.count();
-        migrate::detail::read_field(j, w, key, v);
-        out = std::chrono::milliseconds(v);
-    };
     migrate::detail::read_field(j, w, "address", o.address);
     migrate::detail::read_field(j, w, "prefix", o.prefix);
-    millis("connect_timeout_ms", o.connect_timeout);
-    millis("command_timeout_ms", o.command_timeout);
+    detail::read_millis(j, w, "connect_timeout_ms", o.connect_timeout);
+    detail::read_millis(j, w, "command_timeout_ms", o.command_timeout);
     migrate::detail::read_field(j, w, "pool_size", o.pool_size);
-    millis("watch_retry_ms", o.watch_retry);
+    detail::read_millis(j, w, "watch_retry_ms", o.watch_retry);
 }
 
 namespace {

@@ -1,5 +1,6 @@
 // open_state_store, the URI parser, and the JSON of an entry.
 #include <migrate/state_store.hpp>
+#include <migrate/store/etcd.hpp>
 #include <migrate/store/file.hpp>
 #include <migrate/store/memory.hpp>
 #include <migrate/store/redis.hpp>
@@ -126,7 +127,9 @@ result<std::unique_ptr<state_store>> open_state_store(std::string_view uri, std:
         if (u->prefix) o.prefix = *u->prefix;
         return store::make_redis_store(std::move(o));
     }
-    return make_failure(error::unsupported, fmt::format("state store URI '{}': backend '{}' is not built", uri, u->scheme));
+    store::etcd_store_options o{.address = u->address, .connect_timeout = connect_timeout};
+    if (u->prefix) o.prefix = *u->prefix;
+    return store::make_etcd_store(std::move(o));
 }
 
 }  // namespace migrate

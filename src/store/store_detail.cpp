@@ -64,6 +64,20 @@ result<void> check_prefix(std::string_view prefix, std::string_view where) {
     return check_name(prefix, "prefix", where, true);
 }
 
+result<void> check_store_prefix(std::string_view prefix, std::string_view field) {
+    if (prefix.size() > 256)
+        return make_failure(error::invalid_argument, fmt::format("{}: {} bytes (at most 256)", field, prefix.size()));
+    if (prefix.find('\0') != std::string_view::npos)
+        return make_failure(error::invalid_argument, fmt::format("{}: contains a NUL byte", field));
+    return {};
+}
+
+void read_millis(const json& j, const char* where, const char* key, std::chrono::milliseconds& out) {
+    std::int64_t v = out.count();
+    migrate::detail::read_field(j, where, key, v);
+    out = std::chrono::milliseconds(v);
+}
+
 failure version_conflict(std::string_view where, std::string_view key, std::int64_t expected, std::int64_t current) {
     auto want = expected == 0 ? std::string("to be absent") : fmt::format("at version {}", expected);
     auto have = current == 0 ? std::string("it does not exist") : fmt::format("it is at version {}", current);

@@ -4,9 +4,11 @@
 // callback cancels its own watch).
 #pragma once
 
+#include <migrate/json.hpp>
 #include <migrate/state_store.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -28,6 +30,11 @@ std::string printable(std::string_view s);
 result<void> check_key(std::string_view key, std::string_view where);
 /// Like `check_key`, but an empty prefix (= every key) is fine.
 result<void> check_prefix(std::string_view prefix, std::string_view where);
+
+/// A server backend's key prefix option (`field` names it): at most 256 bytes, no NUL.
+result<void> check_store_prefix(std::string_view prefix, std::string_view field);
+/// `j[key]` in milliseconds into `out` when present (`read_field`'s errors).
+void read_millis(const json& j, const char* where, const char* key, std::chrono::milliseconds& out);
 
 /// `conflict` for a compare-and-set that found `current` (0 = no such key).
 failure version_conflict(std::string_view where, std::string_view key, std::int64_t expected, std::int64_t current);

@@ -5,6 +5,7 @@
 #include "workload_test_util.hpp"
 
 #include <migrate/state_store.hpp>
+#include <migrate/store/etcd.hpp>
 #include <migrate/store/file.hpp>
 #include <migrate/store/memory.hpp>
 #include <migrate/store/redis.hpp>
@@ -233,4 +234,17 @@ TEST_CASE("redis state store options are validated naming the field", "[state_st
     REQUIRE_OK(parsed);
     CHECK(parsed->address == "[::1]:7000");
     CHECK(json(*parsed)["prefix"] == "");
+}
+
+TEST_CASE("etcd state store options are validated naming the field", "[state_store][uri]") {
+    CHECK(store::etcd_store_options{}.validate());
+    auto field = [](store::etcd_store_options o) { return o.validate().error().message; };
+    CHECK_THAT(field({.address = "h:99999"}), Catch::Contains("etcd_store_options.address"));
+    CHECK_THAT(field({.prefix = std::string(300, 'p')}), Catch::Contains("etcd_store_options.prefix"));
+    CHECK_THAT(field({.request_timeout = 0ms}), Catch::Contains("request_timeout"));
+    CHECK_THAT(field({.list_page_size = 0}), Catch::Contains("list_page_size"));
+    auto parsed = parse_options<store::etcd_store_options>(json{{"list_page_size", 10}, {"request_timeout_ms", 900}});
+    REQUIRE_OK(parsed);
+    CHECK(parsed->list_page_size == 10);
+    CHECK(json(*parsed)["request_timeout_ms"] == 900);
 }
