@@ -111,6 +111,26 @@ std::shared_ptr<container_runtime> own_runtime(const std::shared_ptr<container_r
     return rt;
 }
 
+shared_callable share(py::object fn) {
+    return shared_callable(new py::object(std::move(fn)), [](py::object* p) {
+        if (!Py_IsInitialized()) {   // at interpreter exit: leak rather than touch a dead runtime
+            p->release();
+            delete p;
+            return;
+        }
+        py::gil_scoped_acquire gil;
+        delete p;
+    });
+}
+
+void callback_errors::record(py::error_already_set& e, const char* what) {
+    {
+        std::lock_guard lk(mu);
+        if (count++ == 0) first = e.what();
+    }
+    e.discard_as_unraisable(what);
+}
+
 py::dict event_to_python(const phase_event& e) {
     static constexpr const char* kinds[] = {"begin", "progress", "end"};
     py::dict d;

@@ -91,6 +91,29 @@ struct python_callbacks {
 /// one-thread-at-a-time, and Python threads may share an EdgeHost); other runtimes as given.
 std::shared_ptr<container_runtime> own_runtime(const std::shared_ptr<container_runtime>& rt);
 
+/// A Python callable shared by C++ copies of a std::function without touching its
+/// reference count; the last copy drops it with the GIL held (copies die on any thread).
+using shared_callable = std::shared_ptr<py::object>;
+shared_callable share(py::object fn);
+
+/// Where exceptions from Python callbacks on C++ threads go (probes, locators, state-store
+/// watches): counted, the first kept, each passed to sys.unraisablehook. Needs the GIL.
+struct callback_errors {
+    std::mutex mu;
+    std::string first;
+    std::uint64_t count = 0;
+
+    void record(py::error_already_set& e, const char* what);
+    std::uint64_t total() {
+        std::lock_guard lk(mu);
+        return count;
+    }
+    std::string first_error() {
+        std::lock_guard lk(mu);
+        return first;
+    }
+};
+
 /// A phase event as the dict `on_event` receives.
 py::dict event_to_python(const phase_event& e);
 

@@ -49,37 +49,6 @@ double monotonic_seconds(steady_clock::time_point t) {
 
 // ---- Python callables on the prober's thread -------------------------------------------------
 
-/// A Python callable shared by C++ copies of a std::function without touching its
-/// reference count; the last copy drops it with the GIL held (copies die on any thread).
-using shared_callable = std::shared_ptr<py::object>;
-
-shared_callable share(py::object fn) {
-    return shared_callable(new py::object(std::move(fn)), [](py::object* p) {
-        if (!Py_IsInitialized()) {   // at interpreter exit: leak rather than touch a dead runtime
-            p->release();
-            delete p;
-            return;
-        }
-        py::gil_scoped_acquire gil;
-        delete p;
-    });
-}
-
-/// Where exceptions from Python probes go: counted, the first kept, the rest discarded.
-struct callback_errors {
-    std::mutex mu;
-    std::string first;
-    std::uint64_t count = 0;
-
-    void record(py::error_already_set& e, const char* what) {
-        {
-            std::lock_guard lk(mu);
-            if (count++ == 0) first = e.what();
-        }
-        e.discard_as_unraisable(what);
-    }
-};
-
 /// Calls `fn(args...)` on any thread; an exception becomes `fallback` (and is recorded).
 template <class R, class... A>
 R call_python(const shared_callable& fn, const std::shared_ptr<callback_errors>& errors, const char* what,

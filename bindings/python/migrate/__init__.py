@@ -17,6 +17,9 @@ The thesis workloads: a :class:`ZoneServer` tells A1 (:class:`A1PollerConfig`) a
 (:class:`A2CounterConfig`) where the user is; :func:`a2_udp_count`, :func:`a2_get_state` and
 :func:`a2_counter_check` read A2's state; a :class:`DowntimeProber` runs a :func:`a2_probe` (or
 any Python callable) that follows the service with :func:`container_address_locator`.
+State that must not travel with a service lives in a :class:`StateStore` from
+:func:`open_state_store` ('memory:', 'file:/dir', 'redis://...', 'etcd://...'): versioned
+entries, compare-and-set and watches (docs/state-stores.md).
 See docs/python.md.
 """
 from ._migrate import (  # noqa: F401
@@ -96,6 +99,12 @@ from ._migrate import (  # noqa: F401
     ReplicaProtocol,
     ReplicaPool,
     ManualTrigger,
+    # state stores: memory, file, redis, etcd
+    open_state_store,
+    StateStore,
+    StateEntry,
+    StateEvent,
+    StateWatch,
 )
 
 __all__ = [
@@ -166,4 +175,9 @@ __all__ = [
     "ReplicaProtocol",
     "ReplicaPool",
     "ManualTrigger",
+    "open_state_store",
+    "StateStore",
+    "StateEntry",
+    "StateEvent",
+    "StateWatch",
 ]
