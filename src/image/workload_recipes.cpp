@@ -1,7 +1,10 @@
-// Images of the thesis workloads A1 and A2 (programs in examples/workloads/).
+// Images of the thesis workloads A1 and A2 (programs in examples/workloads/) and of the
+// vehicular example's twin (examples/vmd/).
 #include <migrate/image/rootfs_builder.hpp>
 
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace migrate::image {
 namespace {
@@ -35,6 +38,16 @@ result<image_recipe> a2_counter_recipe(const std::filesystem::path& binary) {
     auto r = program_recipe(binary, "migrate-a2-counter", "a2_counter_recipe.binary");
     if (!r) return r;
     r->rootfs.directories.push_back({"/data", 0755});
+    return r;
+}
+
+result<image_recipe> vmd_twin_recipe(const std::filesystem::path& binary) {
+    auto r = program_recipe(binary, "migrate-vmd-twin", "vmd_twin_recipe.binary");
+    if (!r) return r;
+    r->rootfs.directories.push_back({"/data", 0755});
+    r->changes.push_back("EXPOSE 5683/udp");
+    std::replace(r->changes.begin(), r->changes.end(), std::string("CMD [\"--help\"]"),
+                 std::string("CMD [\"--store\", \"file:/data/store\"]"));
     return r;
 }
 

@@ -123,5 +123,11 @@ result<image_recipe> a1_poller_recipe(const std::filesystem::path& binary);
 /// `migrate-a2-counter`) + busybox: `binary` at /usr/local/bin/migrate-a2-counter,
 /// ENTRYPOINT that, /data for the state volume (workload::a2_counter_spec).
 result<image_recipe> a2_counter_recipe(const std::filesystem::path& binary);
+/// The vehicular example's digital twin (examples/vmd, `migrate-vmd-twin`; dynamically
+/// linked, so libcoap, libcurl and the rest come along from `ldd`) + busybox: `binary` at
+/// /usr/local/bin/migrate-vmd-twin, ENTRYPOINT that, CMD ["--store", "file:/data/store"],
+/// /data for a volume holding the state store (or give it --store redis://ADDRESS:PORT, an
+/// address the container can reach: the testbed's client address), CoAP on 5683/udp.
+result<image_recipe> vmd_twin_recipe(const std::filesystem::path& binary);
 
 }  // namespace migrate::image
