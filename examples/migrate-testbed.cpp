@@ -2,6 +2,7 @@
 // its links, take it down. Needs root.
 //
 // Exit codes: 0 ok, 1 the operation failed (message on stderr), 2 usage error.
+#include <migrate/testbed/ovs.hpp>
 #include <migrate/testbed/testbed.hpp>
 
 #include <CLI/CLI.hpp>
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <vector>
 
 using migrate::testbed::link_profile;
 using migrate::testbed::testbed;
@@ -100,7 +102,9 @@ int main(int argc, char** argv) {
         "  migrate-testbed status --name demo --measure        # sockets, addresses, measured Mbit/s\n"
         "  migrate-testbed profile --name demo congested       # HTB 100 Mbit on every link\n"
         "  DOCKER_HOST=unix:///run/migrate-testbed/demo/a/docker.sock docker ps\n"
-        "  migrate-testbed down --name demo                    # removes everything it made\n",
+        "  migrate-testbed down --name demo                    # removes everything it made\n"
+        "  migrate-testbed ovs up                              # Open vSwitch daemons (if not running)\n"
+        "  migrate-testbed ovs down --prefix mof               # its leftover bridges/ports, daemons if ours\n",
         "migrate-testbed"};
     app.require_subcommand(1);
     app.footer("Exit codes: 0 ok, 1 failure (message on stderr), 2 usage error.\n"
@@ -170,6 +174,16 @@ int main(int argc, char** argv) {
         ->required()
         ->check(CLI::IsMember({"normal", "congested"}));
 
+    // ovs: the Open vSwitch daemons for the OpenFlow tests (CTest fixture "ovs: up"/"ovs: down").
+    std::string ovs_action;
+    std::vector<std::string> ovs_prefixes;
+    auto* ovs = app.add_subcommand("ovs", "start Open vSwitch if it is not running / remove an ovs_lab's leftovers and "
+                                          "stop the daemons if we started them and no bridge is left");
+    ovs->footer("Example:\n  migrate-testbed ovs up\n  migrate-testbed ovs down --prefix mof --prefix oft");
+    ovs->add_option("action", ovs_action, "up | down")->required()->check(CLI::IsMember({"up", "down"}));
+    ovs->add_option("--prefix", ovs_prefixes, "ovs_lab prefixes whose bridges, veths and namespaces down removes");
+    ovs->add_flag("--quiet,-q", quiet, "no progress lines on stderr");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -198,6 +212,20 @@ int main(int argc, char** argv) {
         auto tb = testbed::up(opts, progress(quiet), replace);
         if (!tb) return fail(tb.error());
         print(tb->status());
+        return 0;
+    }
+    if (*ovs) {
+        namespace ovs_ns = migrate::testbed::ovs;
+        if (ovs_action == "up") {
+            auto started = ovs_ns::ensure_daemons({}, progress(quiet));
+            if (!started) return fail(started.error());
+            std::cerr << (*started ? "Open vSwitch started\n" : "Open vSwitch already running\n");
+            return 0;
+        }
+        for (auto& prefix : ovs_prefixes)
+            if (auto r = ovs_ns::ovs_lab::down(prefix, progress(quiet)); !r) return fail(r.error());
+        auto r = ovs_ns::stop_daemons({}, progress(quiet));
+        if (!r) return fail(r.error());
         return 0;
     }
     if (*down) {

@@ -104,6 +104,8 @@ std::string file_tail(const std::filesystem::path& path, std::size_t n = 1500);
 /// throwaway thread joins the namespace with setns(2), makes the socket and ends; no thread
 /// of the caller ever changes namespace and no program is spawned.
 result<int> tcp_socket_in(const std::string& netns);
+/// Any socket(2) (close-on-exec) in network namespace `netns`, made the same way.
+result<int> socket_in(const std::string& netns, int domain, int type, int protocol);
 
 // ---- throughput ---------------------------------------------------------------------------------
 

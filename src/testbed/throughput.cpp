@@ -49,7 +49,9 @@ result<int> listen_in(const std::string& netns) {
 
 }  // namespace
 
-result<int> tcp_socket_in(const std::string& netns) {
+result<int> tcp_socket_in(const std::string& netns) { return socket_in(netns, AF_INET, SOCK_STREAM, 0); }
+
+result<int> socket_in(const std::string& netns, int domain, int type, int protocol) {
     std::promise<result<int>> done;
     std::thread([&] {
         if (!netns.empty()) {
@@ -67,7 +69,7 @@ result<int> tcp_socket_in(const std::string& netns) {
             }
             ::close(nsfd);
         }
-        int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int s = ::socket(domain, type | SOCK_CLOEXEC, protocol);
         if (s < 0) done.set_value(make_failure(error::io_error, "socket in namespace '" + netns + "': " + errno_text()));
         else done.set_value(s);
     }).join();

@@ -110,7 +110,7 @@ TEST_CASE("FLOW_MOD: fixed part, OXM match padded to 8, one APPLY_ACTIONS instru
     CHECK(decoded_as<flow_mod>(expected) == m);
 }
 
-TEST_CASE("FLOW_MOD delete strict without actions has no instruction; MAC and L4 fields encode", "[openflow][codec]") {
+TEST_CASE("FLOW_MOD delete strict without actions has no instruction, MAC and L4 fields encode", "[openflow][codec]") {
     flow_mod m;
     m.command = flow_command::remove_strict;
     m.priority = 0x8000;
