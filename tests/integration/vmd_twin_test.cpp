@@ -6,6 +6,10 @@
 // checkpoint strategy (make_migrator: CRIU, the volume carried in the downtime) while a CoAP
 // prober on the client side measures how long no twin answered; on b the twin holds the
 // device's state (store and memory) and counts on.
+// Also, no testbed needed: the route-switch scenarios of the unit tests (two twins, one
+// store, tests/vmd_scenarios.hpp) on a real redis-server started by the test.
+#include "../store_servers.hpp"
+#include "../vmd_scenarios.hpp"
 #include "testbed_fixture.hpp"
 #include "workload_fixture.hpp"
 
@@ -165,4 +169,12 @@ TEST_CASE("vmd twin image on the testbed: a file store in a volume, 100 Hz from 
                      rep->downtime->downtime_ms, rep->downtime->probes, first.rtt.p50, first.rtt.p99, second.rtt.p50,
                      second.rtt.p99));
     discard();
+}
+
+TEST_CASE("vmd twins on a real redis: a route switch with lost acks, and two twins writing one device at once, "
+          "lose nothing and count nothing twice", "[vmd][redis]") {
+    auto& server = test::shared_redis_server();
+    test::vmd_scene::route_switch_scenario(test::vmd_scene::open_store(fmt::format("redis://{}/vmd-switch/", server.address())));
+    test::vmd_scene::twins_at_once_scenario(test::vmd_scene::open_store(fmt::format("redis://{}/vmd-both/", server.address())),
+                                            "car-2");
 }
