@@ -52,6 +52,30 @@ TEST_CASE("vmd twin: 100 Hz for 2 s on loopback, 0 lost, the store counts 200", 
     require_verified(o, *again);
 }
 
+TEST_CASE("vmd twin: listening on every address it answers from the one a request came to; the device sends "
+          "from a bound address and takes answers only from where it sent", "[vmd][twin]") {
+    auto t = twin::start({.address = "0.0.0.0", .port = 0, .name = "twin-any"}, open_store("memory:"));
+    REQUIRE_OK(t);
+    REQUIRE((*t)->port() != 0);
+    std::uint64_t sent = 0;
+    for (const char* to : {"127.0.0.2", "127.0.0.3"}) {
+        md_sim_options o;
+        o.address = to;   // an alias of the twin's host: answered from 127.0.0.1, the device would drop it
+        o.port = (*t)->port();
+        o.bind = "127.0.0.9";
+        o.count = 30;
+        o.ack_timeout = 100ms;
+        o.max_retransmit = 1;
+        auto s = run_md_sim(o);
+        REQUIRE_OK(s);
+        INFO(to << ": " << to_text(*s));
+        CHECK(s->acked == 30);
+        CHECK(s->lost == 0);
+        sent += s->sent;
+    }
+    CHECK((*t)->ledger().stats().counted == sent);
+}
+
 TEST_CASE("vmd twin: a route switch between two twins on one store mid-stream loses nothing; retransmissions "
           "reaching the new twin are acked as duplicates and not counted twice", "[vmd][twin]") {
     route_switch_scenario(open_store("memory:"));
