@@ -15,14 +15,13 @@ struct exchange {
 };
 
 coap_response_t on_response(coap_session_t* session, const coap_pdu_t*, const coap_pdu_t* received, const coap_mid_t) {
-    auto* x = static_cast<exchange*>(coap_get_app_data(coap_session_get_context(session)));
-    x->reply = coap_reply{glue::code_number(coap_pdu_get_code(received)), glue::body(received)};
+    glue::app_data<exchange>(session).reply =
+        coap_reply{glue::code_number(coap_pdu_get_code(received)), glue::body(received)};
     return COAP_RESPONSE_OK;
 }
 
 void on_nack(coap_session_t* session, const coap_pdu_t*, const coap_nack_reason_t reason, const coap_mid_t) {
-    auto* x = static_cast<exchange*>(coap_get_app_data(coap_session_get_context(session)));
-    x->nack = reason;
+    glue::app_data<exchange>(session).nack = reason;
 }
 
 }  // namespace
@@ -58,9 +57,7 @@ result<coap_reply> coap_call(const coap_call_options& o) {
     coap_add_token(pdu, token_length, token);
     bool fits = glue::add_path_and_query(pdu, o.path, o.query);
     if (fits && !o.payload.empty()) {
-        uint8_t format[4];
-        coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
-                        coap_encode_var_safe(format, sizeof format, COAP_MEDIATYPE_APPLICATION_JSON), format);
+        glue::add_content_format(pdu, COAP_MEDIATYPE_APPLICATION_JSON);
         // The payload outlives the exchange (it is `o`'s), so libcoap may send it in blocks
         // straight from there.
         fits = coap_add_data_large_request(session->get(), pdu, o.payload.size(),

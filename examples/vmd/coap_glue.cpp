@@ -108,6 +108,11 @@ int code_number(coap_pdu_code_t c) noexcept {
 
 coap_pdu_code_t code_from_number(int n) noexcept { return static_cast<coap_pdu_code_t>(COAP_RESPONSE_CODE(n)); }
 
+void add_content_format(coap_pdu_t* pdu, std::uint16_t format) {
+    uint8_t value[4];
+    coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT, coap_encode_var_safe(value, sizeof value, format), value);
+}
+
 bool add_path_and_query(coap_pdu_t* pdu, std::string_view path, std::string_view query) {
     auto add_parts = [pdu](std::string_view text, char sep, coap_option_num_t option) {
         while (!text.empty()) {

@@ -48,6 +48,15 @@ result<session_ptr> client_session(coap_context_t* ctx, std::string_view bind, c
 int code_number(coap_pdu_code_t c) noexcept;
 coap_pdu_code_t code_from_number(int n) noexcept;
 
+/// What the program put in the session's context with coap_set_app_data.
+template <class T>
+T& app_data(coap_session_t* session) {
+    return *static_cast<T*>(coap_get_app_data(coap_session_get_context(session)));
+}
+
+/// The Content-Format option (COAP_MEDIATYPE_*).
+void add_content_format(coap_pdu_t* pdu, std::uint16_t format);
+
 /// Uri-Path options from "a/b" and Uri-Query options from "x=1&y=2"; false when the PDU has
 /// no room.
 bool add_path_and_query(coap_pdu_t* pdu, std::string_view path, std::string_view query);

@@ -53,10 +53,6 @@ struct run_state {
     std::vector<double> rtts;
     clock_type::time_point last_answer{};
 
-    static run_state& of(coap_session_t* session) {
-        return *static_cast<run_state*>(coap_get_app_data(coap_session_get_context(session)));
-    }
-
     void answered(std::uint64_t seq, int code, const std::string& body) {
         auto it = waiting.find(seq);
         if (it == waiting.end()) return;   // a second answer to a retransmission: already taken
@@ -95,12 +91,13 @@ struct run_state {
 };
 
 coap_response_t on_response(coap_session_t* session, const coap_pdu_t*, const coap_pdu_t* received, const coap_mid_t) {
-    run_state::of(session).answered(glue::seq_of(received), glue::code_number(coap_pdu_get_code(received)), glue::body(received));
+    glue::app_data<run_state>(session).answered(glue::seq_of(received), glue::code_number(coap_pdu_get_code(received)),
+                                                glue::body(received));
     return COAP_RESPONSE_OK;
 }
 
 void on_nack(coap_session_t* session, const coap_pdu_t* sent, const coap_nack_reason_t reason, const coap_mid_t) {
-    auto& rs = run_state::of(session);
+    auto& rs = glue::app_data<run_state>(session);
     // libcoap reports an ICMP error (port or host unreachable: the twin is restarting or moving)
     // for every message in flight and keeps retransmitting them: not an end.
     if (reason == COAP_NACK_ICMP_ISSUE) {
@@ -255,9 +252,7 @@ result<md_sim_summary> run_md_sim(const md_sim_options& o, std::stop_token stop,
         if (!pdu) return make_failure(error::internal, "libcoap: coap_pdu_init failed");
         glue::add_seq_token(pdu, t.seq);
         glue::add_path_and_query(pdu, "telemetry", "");
-        uint8_t format[4];
-        coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
-                        coap_encode_var_safe(format, sizeof format, COAP_MEDIATYPE_APPLICATION_JSON), format);
+        glue::add_content_format(pdu, COAP_MEDIATYPE_APPLICATION_JSON);
         if (!coap_add_data(pdu, text.size(), reinterpret_cast<const uint8_t*>(text.data()))) {
             coap_delete_pdu(pdu);
             return make_failure(error::internal, fmt::format("record #{} ({} bytes) does not fit a CoAP message", t.seq, text.size()));

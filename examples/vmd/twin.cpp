@@ -51,10 +51,6 @@ struct twin::impl {
     impl(twin_options o, std::shared_ptr<state_store> store)
         : options(std::move(o)), ledger(std::move(store), options.key_prefix, options.max_cas_attempts) {}
 
-    static impl& of(coap_session_t* session) {
-        return *static_cast<impl*>(coap_get_app_data(coap_session_get_context(session)));
-    }
-
     // ---- answers ----------------------------------------------------------------------------
 
     static void answer_json(coap_resource_t* resource, coap_session_t* session, const coap_pdu_t* request,
@@ -71,9 +67,7 @@ struct twin::impl {
     void answer_error(coap_pdu_t* response, int code, const std::string& why, bool client_fault) {
         if (client_fault) ++bad_requests;
         coap_pdu_set_code(response, glue::code_from_number(code));
-        uint8_t format[4];
-        coap_add_option(response, COAP_OPTION_CONTENT_FORMAT,
-                        coap_encode_var_safe(format, sizeof format, COAP_MEDIATYPE_TEXT_PLAIN), format);
+        glue::add_content_format(response, COAP_MEDIATYPE_TEXT_PLAIN);
         coap_add_data(response, why.size(), reinterpret_cast<const uint8_t*>(why.data()));
     }
 
@@ -107,7 +101,7 @@ struct twin::impl {
 
     static void post_telemetry(coap_resource_t* resource, coap_session_t* session, const coap_pdu_t* request,
                                const coap_string_t* query, coap_pdu_t* response) {
-        auto& self = of(session);
+        auto& self = glue::app_data<impl>(session);
         auto t = parse_telemetry(glue::body(request));
         if (!t) return self.answer_error(response, 400, t.error().message, true);
         auto r = self.ledger.record(*t);
@@ -121,7 +115,7 @@ struct twin::impl {
 
     static void get_state(coap_resource_t* resource, coap_session_t* session, const coap_pdu_t* request,
                           const coap_string_t* query, coap_pdu_t* response) {
-        auto& self = of(session);
+        auto& self = glue::app_data<impl>(session);
         auto device = glue::query_value(query_text(query), "device");
         if (auto v = validate_device_id(device, "query device"); !v)
             return self.answer_error(response, 400, v.error().message + " (GET /state?device=<id>)", true);
@@ -137,7 +131,7 @@ struct twin::impl {
 
     static void post_assign(coap_resource_t* resource, coap_session_t* session, const coap_pdu_t* request,
                             const coap_string_t* query, coap_pdu_t* response) {
-        auto& self = of(session);
+        auto& self = glue::app_data<impl>(session);
         auto device = self.device_of(request, response);
         if (!device) return;
         auto s = self.ledger.load(*device);
@@ -151,7 +145,7 @@ struct twin::impl {
 
     static void post_release(coap_resource_t* resource, coap_session_t* session, const coap_pdu_t* request,
                              const coap_string_t* query, coap_pdu_t* response) {
-        auto& self = of(session);
+        auto& self = glue::app_data<impl>(session);
         auto device = self.device_of(request, response);
         if (!device) return;
         bool held = self.ledger.release(*device);
@@ -160,7 +154,7 @@ struct twin::impl {
 
     static void get_health(coap_resource_t* resource, coap_session_t* session, const coap_pdu_t* request,
                            const coap_string_t* query, coap_pdu_t* response) {
-        answer_json(resource, session, request, query, response, 205, of(session).health());
+        answer_json(resource, session, request, query, response, 205, glue::app_data<impl>(session).health());
     }
 
     json health() const {
