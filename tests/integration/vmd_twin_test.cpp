@@ -37,15 +37,17 @@ namespace {
 constexpr const char* twin_image = "migrate-test-vmd-twin:1";
 constexpr std::uint16_t coap_port = 5683;
 
+result<vmd::coap_reply> get_health(const std::string& address, std::chrono::milliseconds timeout) {
+    return vmd::coap_call({.address = address, .port = coap_port, .method = "GET", .path = "health", .timeout = timeout});
+}
+
 bool twin_answers(const std::string& address, std::chrono::milliseconds timeout) {
-    auto r = vmd::coap_call({.address = address, .port = coap_port, .method = "GET", .path = "health", .query = {},
-                             .payload = {}, .bind = {}, .timeout = timeout});
+    auto r = get_health(address, timeout);
     return r && r->code == 205;
 }
 
 json twin_health(const std::string& address) {
-    auto r = vmd::coap_call({.address = address, .port = coap_port, .method = "GET", .path = "health", .query = {},
-                             .payload = {}, .bind = {}, .timeout = 2s});
+    auto r = get_health(address, 2s);
     REQUIRE_OK(r);
     REQUIRE(r->code == 205);
     return json::parse(r->payload);
