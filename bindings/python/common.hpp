@@ -114,6 +114,20 @@ struct callback_errors {
     }
 };
 
+/// A holder's deleter for objects whose destructor joins a thread that may be waiting for
+/// the GIL (a Python callback on it): deletes with the GIL released.
+struct release_gil_delete {
+    template <class T>
+    void operator()(T* p) const {
+        if (Py_IsInitialized() && PyGILState_Check()) {
+            py::gil_scoped_release release;
+            delete p;
+        } else {
+            delete p;
+        }
+    }
+};
+
 /// A phase event as the dict `on_event` receives.
 py::dict event_to_python(const phase_event& e);
 

@@ -40,16 +40,6 @@ struct py_state_watch {
 };
 
 /// Deallocating a watch joins its thread, whose callback may wait for the GIL.
-struct release_gil_delete {
-    void operator()(py_state_watch* p) const {
-        if (Py_IsInitialized() && PyGILState_Check()) {
-            py::gil_scoped_release release;
-            delete p;
-        } else {
-            delete p;
-        }
-    }
-};
 using watch_holder = std::unique_ptr<py_state_watch, release_gil_delete>;
 
 watch_holder start_watch(state_store& s, const std::string& prefix, py::object callback) {

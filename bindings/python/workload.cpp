@@ -162,18 +162,6 @@ private:
     downtime_prober prober_;   // last: its destructor joins the thread that uses the rest
 };
 
-/// Deallocating a running prober joins its thread; a Python probe there may wait for the
-/// GIL, so let go of it first.
-struct release_gil_delete {
-    void operator()(py_prober* p) const {
-        if (Py_IsInitialized() && PyGILState_Check()) {
-            py::gil_scoped_release release;
-            delete p;
-        } else {
-            delete p;
-        }
-    }
-};
 
 // ---- configs as keyword arguments ---------------------------------------------------------------
 

@@ -77,21 +77,17 @@ std::string bytes_field(const json& j, const char* key) {
     return *v;
 }
 
-const json& object_field(const json& j, const char* key) {
-    static const json empty = json::object();
+/// A nested object or array, empty when left out.
+const json& nested_field(const json& j, const char* key, json::value_t type) {
+    static const json empty_object = json::object(), empty_array = json::array();
     auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return empty;
-    if (!it->is_object()) throw bad_answer{fmt::format("'{}' is not an object", key)};
+    bool object = type == json::value_t::object;
+    if (it == j.end() || it->is_null()) return object ? empty_object : empty_array;
+    if (it->type() != type) throw bad_answer{fmt::format("'{}' is not an {}", key, object ? "object" : "array")};
     return *it;
 }
-
-const json& array_field(const json& j, const char* key) {
-    static const json empty = json::array();
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return empty;
-    if (!it->is_array()) throw bad_answer{fmt::format("'{}' is not an array", key)};
-    return *it;
-}
+const json& object_field(const json& j, const char* key) { return nested_field(j, key, json::value_t::object); }
+const json& array_field(const json& j, const char* key) { return nested_field(j, key, json::value_t::array); }
 
 /// The end of the range of keys starting with `p`: `p` with its last byte below 0xff
 /// increased (and what follows dropped); "\0" (= to the end) when there is none.
@@ -192,26 +188,22 @@ state_entry entry_of(const etcd_client& c, const json& kv) {
 
 /// A watch: one /v3/watch stream at a time, driven by a curl multi handle on the watch's
 /// thread (curl_multi_wakeup makes cancel prompt).
-class etcd_watcher {
+class etcd_watcher : public detail::wakeable {
 public:
     etcd_watcher(std::shared_ptr<etcd_client> client, std::string prefix)
         : client_(std::move(client)), prefix_(std::move(prefix)), multi_(curl_multi_init()) {}
     ~etcd_watcher() { curl_multi_cleanup(multi_); }
 
     void interrupt() {
-        {
-            std::lock_guard lk(mu_);
-            stopping_ = true;
-        }
-        cv_.notify_all();
+        wakeable::interrupt();
         curl_multi_wakeup(multi_);
     }
 
     /// Waits until the first stream is created (or failed).
     result<void> wait_created() {
-        std::unique_lock lk(mu_);
+        std::unique_lock lk(mu);
         auto limit = client_->options().connect_timeout + client_->options().request_timeout;
-        if (!cv_.wait_for(lk, limit, [&] { return state_ != stream_state::pending; }))
+        if (!cv.wait_for(lk, limit, [&] { return state_ != stream_state::pending; }))
             return make_failure(error::daemon_unreachable,
                                 fmt::format("{}: no watch created within {} ms", client_->where(), limit.count()));
         if (state_ == stream_state::failed) return first_failure_;
@@ -223,14 +215,14 @@ public:
             auto f = stream(control);
             if (control.cancelled()) return;
             {
-                std::unique_lock lk(mu_);
+                std::unique_lock lk(mu);
                 if (state_ == stream_state::pending) {   // the first stream never got going: watch() fails
                     first_failure_ = f;
                     state_ = stream_state::failed;
-                    cv_.notify_all();
+                    cv.notify_all();
                     return;
                 }
-                if (cv_.wait_for(lk, client_->options().watch_retry, [&] { return stopping_; })) return;
+                if (cv.wait_for(lk, client_->options().watch_retry, [&] { return stopping; })) return;
             }
         }
     }
@@ -266,9 +258,9 @@ private:
             auto header_rev = int_field(object_field(r, "header"), "revision");
             if (r.value("created", false)) {
                 if (next_revision_ == 0) next_revision_ = header_rev + 1;
-                std::lock_guard lk(mu_);
+                std::lock_guard lk(mu);
                 if (state_ == stream_state::pending) state_ = stream_state::created;
-                cv_.notify_all();
+                cv.notify_all();
             }
             if (auto compacted = int_field(r, "compact_revision"); compacted > 0) {
                 // History before `compacted` is gone: continue from there (what was between is missed).
@@ -341,9 +333,6 @@ private:
     std::shared_ptr<etcd_client> client_;
     std::string prefix_;
     CURLM* multi_;
-    std::mutex mu_;
-    std::condition_variable cv_;
-    bool stopping_ = false;
     stream_state state_ = stream_state::pending;
     failure first_failure_;
     // The watch thread's own.
@@ -430,11 +419,9 @@ public:
                                                std::function<void(const state_event&)> on_event) override {
         MIGRATE_TRY(detail::check_prefix(prefix, c_->where()));
         auto w = std::make_shared<etcd_watcher>(c_, std::string(prefix));
-        auto control = std::make_shared<detail::watch_control>(std::move(on_event));
-        control->interrupt = [w] { w->interrupt(); };
-        auto handle = std::make_unique<detail::watch_thread>(control, [w](detail::watch_control& c) { w->run(c); });
+        auto handle = detail::start_watch_thread(w, std::move(on_event));
         MIGRATE_TRY(w->wait_created());
-        return std::unique_ptr<state_watch>(std::move(handle));
+        return handle;
     }
 
 private:

@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
-#include <condition_variable>
 #include <cstring>
 #include <mutex>
 
@@ -209,7 +208,7 @@ bool take_records(std::string& buf, const std::function<void(state_event)>& on) 
 }
 
 /// A watch's reader of the journal; follows it when a writer starts it over.
-struct journal_follower {
+struct journal_follower : detail::wakeable {
     std::string path;
     std::string prefix;
     std::chrono::milliseconds poll_interval;
@@ -217,10 +216,6 @@ struct journal_follower {
     ino_t inode = 0;
     std::string buf;
     bool broken = false;
-
-    std::mutex mu;
-    std::condition_variable cv;
-    bool stopping = false;
 
     void drain(detail::watch_control& c) {
         if (broken || !read_available(fd.get(), buf)) return;
@@ -335,16 +330,7 @@ public:
                 return io_failure(fmt::format("cannot open .journal: {}", std::strerror(errno)));
             f->inode = st.st_ino;
         }
-        auto control = std::make_shared<detail::watch_control>(std::move(on_event));
-        control->interrupt = [f] {
-            {
-                std::lock_guard lk(f->mu);
-                f->stopping = true;
-            }
-            f->cv.notify_one();
-        };
-        return std::unique_ptr<state_watch>(
-            std::make_unique<detail::watch_thread>(control, [f](detail::watch_control& c) { f->run(c); }));
+        return detail::start_watch_thread(std::move(f), std::move(on_event));
     }
 
 private:

@@ -2,7 +2,6 @@
 
 #include "store_detail.hpp"
 
-#include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -15,12 +14,9 @@ constexpr std::string_view where = "memory state store";
 
 /// One watch's queue: writers push under the store's lock (so the queue is in apply
 /// order), the watch's thread pops and delivers.
-struct memory_watcher {
+struct memory_watcher : detail::wakeable {
     std::string prefix;
-    std::mutex mu;
-    std::condition_variable cv;
     std::deque<state_event> queue;
-    bool stopping = false;
 
     void push(const state_event& e) {
         {
@@ -130,16 +126,7 @@ public:
             std::lock_guard lk(s_->mu);
             s_->watchers.push_back(w);
         }
-        auto control = std::make_shared<detail::watch_control>(std::move(on_event));
-        control->interrupt = [w] {
-            {
-                std::lock_guard lk(w->mu);
-                w->stopping = true;
-            }
-            w->cv.notify_one();
-        };
-        return std::unique_ptr<state_watch>(
-            std::make_unique<detail::watch_thread>(control, [w](detail::watch_control& c) { w->run(c); }));
+        return detail::start_watch_thread(std::move(w), std::move(on_event));
     }
 
 private:

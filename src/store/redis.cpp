@@ -252,7 +252,7 @@ private:
 };
 
 /// A watch: a SUBSCRIBE connection read on the watch's thread.
-class redis_watcher {
+class redis_watcher : public detail::wakeable {
 public:
     redis_watcher(std::shared_ptr<redis_client> client, std::string prefix)
         : client_(std::move(client)), prefix_(std::move(prefix)) {}
@@ -265,16 +265,15 @@ public:
         auto where = read_position();
         if (!where) return where.error();
         std::tie(last_version_, epoch_) = *where;
-        std::lock_guard lk(mu_);
+        std::lock_guard lk(mu);
         conn_ = std::move(*c);
         return {};
     }
 
     void interrupt() {
-        std::lock_guard lk(mu_);
-        stopping_ = true;
+        wakeable::interrupt();
+        std::lock_guard lk(mu);
         if (conn_) conn_->interrupt();
-        cv_.notify_all();
     }
 
     void run(detail::watch_control& control) {
@@ -326,13 +325,13 @@ private:
     /// puts, by version); erases in the gap are lost.
     void reconnect(detail::watch_control& control) {
         {
-            std::lock_guard lk(mu_);
+            std::lock_guard lk(mu);
             conn_.reset();
         }
         while (!control.cancelled()) {
             {
-                std::unique_lock lk(mu_);
-                if (cv_.wait_for(lk, client_->options().watch_retry, [&] { return stopping_; })) return;
+                std::unique_lock lk(mu);
+                if (cv.wait_for(lk, client_->options().watch_retry, [&] { return stopping; })) return;
             }
             auto c = subscribe();
             if (!c) continue;
@@ -340,8 +339,8 @@ private:
             auto entries = client_->list(prefix_);
             if (!where || !entries) continue;
             {
-                std::lock_guard lk(mu_);
-                if (stopping_) return;
+                std::lock_guard lk(mu);
+                if (stopping) return;
                 conn_ = std::move(*c);
             }
             // The server lost the store's data (restarted empty, flushed): every entry is new.
@@ -361,10 +360,7 @@ private:
 
     std::shared_ptr<redis_client> client_;
     std::string prefix_;
-    std::mutex mu_;
-    std::condition_variable cv_;
-    bool stopping_ = false;
-    std::unique_ptr<resp_connection> conn_;
+    std::unique_ptr<resp_connection> conn_;   // under `mu`: interrupt() reaches it
     std::int64_t last_version_ = 0;
     std::string epoch_;
     std::set<std::pair<std::string, std::int64_t>> resynced_;
@@ -417,10 +413,7 @@ public:
         MIGRATE_TRY(detail::check_prefix(prefix, c_->where()));
         auto w = std::make_shared<redis_watcher>(c_, std::string(prefix));
         MIGRATE_TRY(w->start());
-        auto control = std::make_shared<detail::watch_control>(std::move(on_event));
-        control->interrupt = [w] { w->interrupt(); };
-        return std::unique_ptr<state_watch>(
-            std::make_unique<detail::watch_thread>(control, [w](detail::watch_control& c) { w->run(c); }));
+        return detail::start_watch_thread(std::move(w), std::move(on_event));
     }
 
 private:

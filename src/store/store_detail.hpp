@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -82,6 +83,30 @@ private:
     std::shared_ptr<watch_control> control_;
     std::thread thread_;
     std::once_flag once_;
+};
+
+/// Starts `body->run(control)` on a watch's thread; `body->interrupt()` wakes it for cancel.
+template <class Body>
+std::unique_ptr<state_watch> start_watch_thread(std::shared_ptr<Body> body,
+                                                std::function<void(const state_event&)> on_event) {
+    auto control = std::make_shared<watch_control>(std::move(on_event));
+    control->interrupt = [body] { body->interrupt(); };
+    return std::make_unique<watch_thread>(control, [body](watch_control& c) { body->run(c); });
+}
+
+/// A watch body that sleeps on a condition variable between steps; `interrupt` ends it.
+struct wakeable {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool stopping = false;   ///< under `mu`
+
+    void interrupt() {
+        {
+            std::lock_guard lk(mu);
+            stopping = true;
+        }
+        cv.notify_all();
+    }
 };
 
 }  // namespace migrate::store::detail
