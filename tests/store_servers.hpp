@@ -20,7 +20,7 @@ class store_server {
 public:
     virtual ~store_server() { stop(); }
     std::uint16_t port() const noexcept { return port_; }
-    std::string address() const { return fmt::format("127.0.0.1:{}", port_); }
+    std::string address() const { return fmt::format("{}:{}", bind_, port_); }
     bool running() const noexcept { return proc_ != nullptr; }
 
     /// Starts the server (again, on the same port and directory) and waits until it answers.
@@ -43,23 +43,25 @@ public:
     }
 
 protected:
-    explicit store_server(const std::string& tag) : dir_(tag), port_(free_port()) {}
+    store_server(const std::string& tag, std::string bind) : dir_(tag), port_(free_port()), bind_(std::move(bind)) {}
     virtual std::vector<std::string> argv() const = 0;
     virtual bool answers() const = 0;
 
     scratch_dir dir_;
     std::uint16_t port_;
+    std::string bind_;
     std::unique_ptr<program> proc_;
 };
 
 class redis_server final : public store_server {
 public:
-    redis_server() : store_server("migrate-redis") { start(); }
+    /// On `bind` (default loopback; a testbed's client address lets its containers in).
+    explicit redis_server(std::string bind = "127.0.0.1") : store_server("migrate-redis", std::move(bind)) { start(); }
     ~redis_server() override { stop(); }
 
 private:
     std::vector<std::string> argv() const override {
-        return {"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+        return {"redis-server", "--port", std::to_string(port_), "--bind", bind_, "--protected-mode", "no", "--save", "", "--appendonly",
                 "no", "--dir", dir_.path.string()};
     }
     bool answers() const override {
@@ -67,7 +69,7 @@ private:
         sockaddr_in sa{};
         sa.sin_family = AF_INET;
         sa.sin_port = htons(port_);
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ::inet_pton(AF_INET, bind_.c_str(), &sa.sin_addr);
         bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
         if (ok) {
             timeval tv{1, 0};
@@ -83,7 +85,7 @@ private:
 
 class etcd_server final : public store_server {
 public:
-    etcd_server() : store_server("migrate-etcd"), peer_port_(free_port()) { start(); }
+    etcd_server() : store_server("migrate-etcd", "127.0.0.1"), peer_port_(free_port()) { start(); }
     ~etcd_server() override { stop(); }
 
 private:
