@@ -299,10 +299,15 @@ public:
         std::error_code ec;
         for (fs::directory_iterator it(opts_.directory, ec), end; !ec && it != end; it.increment(ec)) {
             auto name = it->path().filename().string();
-            if (name.empty() || name[0] == '.') continue;
-            if (name[0] != '~') {   // an escaped name says its key: skip other prefixes unread
+            // Ours are regular files named as file_name_of names them; a volume may hold
+            // others (lost+found).
+            std::error_code type_ec;
+            if (name.empty() || name[0] == '.' || !it->is_regular_file(type_ec)) continue;
+            if (name[0] == '~') {
+                if (name.size() != 65 || name.find_first_not_of("0123456789abcdef", 1) != std::string::npos) continue;
+            } else {   // an escaped name says its key: skip other prefixes unread
                 auto key = key_of_file_name(name);
-                if (!key || !detail::has_prefix(*key, prefix)) continue;
+                if (!key || file_name_of(*key) != name || !detail::has_prefix(*key, prefix)) continue;
             }
             auto e = read_file(name);
             if (!e) return e.error();

@@ -145,6 +145,18 @@ TEST_CASE("file state store: a file that is not a state file is reported, not re
     CHECK_THAT(g.error().message, Catch::Contains("'broken'") && Catch::Contains(dir.path.string()));
 }
 
+TEST_CASE("file state store: what else a volume holds (lost+found, other files) is not listed", "[state_store][file]") {
+    test::scratch_dir dir("migrate-file-store");
+    auto s = open_file_store(dir.path);
+    fs::create_directory(dir.path / "lost+found");
+    fs::create_directory(dir.path / "subdir");
+    std::ofstream(dir.path / "notes+todo.txt") << "not ours";
+    REQUIRE_OK(s->put("k", "v"));
+    auto all = s->list("");
+    REQUIRE_OK(all);
+    CHECK(test::keys_of(*all) == std::vector<std::string>{"k"});
+}
+
 TEST_CASE("file state store options are validated naming the field", "[state_store][file]") {
     CHECK_THAT(store::file_store_options{}.validate().error().message, Catch::Contains("directory"));
     store::file_store_options o{.directory = "/tmp/x", .poll_interval = 0ms};
