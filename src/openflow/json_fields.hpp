@@ -25,8 +25,9 @@ T read_uint(const json& j, std::string_view where) {
     std::uint64_t v = 0;
     if (j.is_number_unsigned()) {
         v = j.get<std::uint64_t>();
-    } else if (j.is_number_integer()) {
-        bad_field(where, "must not be negative, got " + j.dump());
+    } else if (j.is_number_integer()) {   // a signed integer (what Python ints become)
+        if (j.get<std::int64_t>() < 0) bad_field(where, "must not be negative, got " + j.dump());
+        v = static_cast<std::uint64_t>(j.get<std::int64_t>());
     } else if (j.is_string()) {
         auto s = j.get<std::string>();
         int base = 10;

@@ -165,3 +165,15 @@ TEST_CASE("flow_mod JSON round-trips and refuses typos", "[openflow][flow_mod][j
                Catch::Contains("action.set_field.ip_proto: not a field set_field can rewrite"));
     CHECK_THAT(refused(R"({"actions": [{"output": "eth0"}]})"), Catch::Contains("'eth0' is not a port"));
 }
+
+TEST_CASE("JSON numbers stored signed (as Python ints arrive) read like unsigned ones", "[openflow][json]") {
+    json j = {{"priority", std::int64_t{0}}, {"table_id", std::int64_t{3}}, {"match", {{"in_port", std::int64_t{2}}}},
+              {"actions", json::array({{{"output", std::int64_t{1}}}})}};
+    auto m = j.get<flow_mod>();
+    CHECK(m.priority == 0);
+    CHECK(m.table_id == 3);
+    CHECK(m.match.in_port == 2u);
+    CHECK(std::get<output>(m.actions[0]).port == 1u);
+    j["priority"] = std::int64_t{-5};
+    CHECK_THROWS_WITH(j.get<flow_mod>(), Catch::Contains("flow_mod.priority: must not be negative, got -5"));
+}

@@ -20,6 +20,9 @@ any Python callable) that follows the service with :func:`container_address_loca
 State that must not travel with a service lives in a :class:`StateStore` from
 :func:`open_state_store` ('memory:', 'file:/dir', 'redis://...', 'etcd://...'): versioned
 entries, compare-and-set and watches (docs/state-stores.md).
+A switch's flows: :class:`OpenFlowListener` (the switch dials in) or :func:`connect_to_switch`
+give a :class:`SwitchConnection` (``apply`` flow mods as dicts, ``barrier``, packet-in callback);
+:class:`OvsLab` makes Open vSwitch bridges and namespace ports for it (docs/openflow.md).
 See docs/python.md.
 """
 from ._migrate import (  # noqa: F401
@@ -105,6 +108,11 @@ from ._migrate import (  # noqa: F401
     StateEntry,
     StateEvent,
     StateWatch,
+    # the OpenFlow 1.3 speaker and the Open vSwitch it is tested against
+    OpenFlowListener,
+    SwitchConnection,
+    connect_to_switch,
+    OvsLab,
 )
 
 __all__ = [
@@ -180,4 +188,8 @@ __all__ = [
     "StateEntry",
     "StateEvent",
     "StateWatch",
+    "OpenFlowListener",
+    "SwitchConnection",
+    "connect_to_switch",
+    "OvsLab",
 ]
