@@ -14,12 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
-#include <thread>
 
 using namespace migrate;
 using namespace migrate::openflow;
@@ -103,18 +98,6 @@ std::vector<series> run_all(switch_connection& c, int warmup, int n) {
     return out;
 }
 
-std::uint16_t free_tcp_port() {
-    int s = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(s);
-    return ntohs(a.sin_port);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -138,16 +121,11 @@ int main(int argc, char** argv) {
     auto in_series = run_all(*dialed_in, warmup, n);
 
     // We dial the switch.
-    const auto port = free_tcp_port();
+    const auto port = need(testbed::ovs::free_local_port(), "a free port");
     need(lab.add_bridge({.name = "out", .datapath_id = 0x2,
                          .controllers = {fmt::format("ptcp:{}:127.0.0.1", port)}}),
          "bridge out");
-    result<std::shared_ptr<switch_connection>> dialed_out = make_failure(error::timeout, "not tried");
-    for (int i = 0; i < 50 && !dialed_out; ++i) {
-        dialed_out = connect_to_switch("127.0.0.1", port, {}, 2s);
-        if (!dialed_out) std::this_thread::sleep_for(100ms);
-    }
-    auto out_conn = need(std::move(dialed_out), "dialing the switch");
+    auto out_conn = need(connect_to_switch("127.0.0.1", port, {}, 2s), "dialing the switch");
     auto out_series = run_all(*out_conn, warmup, n);
 
     auto flows = need(lab.dump_flows(br_in), "dump-flows");

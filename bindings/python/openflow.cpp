@@ -132,6 +132,14 @@ T from_dict(const py::handle& d, const char* what) {
 
 }  // namespace
 
+std::shared_ptr<openflow::switch_connection> switch_connection_of(const py::handle& o, const char* where) {
+    if (!py::isinstance<py_switch>(o))
+        raise(make_failure(error::invalid_argument, fmt::format("{}: expected a SwitchConnection (from "
+                                                                "OpenFlowListener.wait_for_switch or connect_to_switch)",
+                                                                where)));
+    return o.cast<py_switch&>().conn;
+}
+
 void bind_openflow(py::module_& m) {
     py::class_<py_switch, switch_holder>(
         m, "SwitchConnection",
@@ -267,7 +275,9 @@ void bind_openflow(py::module_& m) {
         "'<prefix>-o'; down() (or leaving the `with` block) removes all it made (needs root).")
         .def(py::init([](const std::string& prefix) {
                  auto lab = std::make_unique<py_lab>();
-                 lab->lab.emplace(nogil([&] { return ovs::ovs_lab::open({.prefix = prefix}); }));
+                 ovs::lab_options o;
+                 o.prefix = prefix;
+                 lab->lab.emplace(nogil([&] { return ovs::ovs_lab::open(o); }));
                  return lab;
              }),
              py::arg("prefix") = "mofpy")
@@ -275,7 +285,10 @@ void bind_openflow(py::module_& m) {
             "add_bridge",
             [](py_lab& l, const std::string& name, std::optional<std::uint64_t> datapath_id,
                std::vector<std::string> controllers) {
-                ovs::bridge_options b{.name = name, .datapath_id = datapath_id, .controllers = std::move(controllers)};
+                ovs::bridge_options b;
+                b.name = name;
+                b.datapath_id = datapath_id;
+                b.controllers = std::move(controllers);
                 auto& lab = l.get();
                 return nogil([&] { return lab.add_bridge(b); });
             },
@@ -286,7 +299,11 @@ void bind_openflow(py::module_& m) {
             "add_namespace_port",
             [](py_lab& l, const std::string& bridge, const std::string& name, const std::string& address,
                const std::string& mac, std::optional<std::uint32_t> ofport) {
-                ovs::ns_port_options p{.name = name, .address = address, .mac = mac, .ofport = ofport};
+                ovs::ns_port_options p;
+                p.name = name;
+                p.address = address;
+                p.mac = mac;
+                p.ofport = ofport;
                 auto& lab = l.get();
                 return to_python(ns_port_to_json(nogil([&] { return lab.add_namespace_port(bridge, p); })));
             },

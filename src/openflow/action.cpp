@@ -1,7 +1,7 @@
 // src/openflow/action.cpp — action validation, printing and JSON.
 #include <migrate/openflow/action.hpp>
 
-#include "json_fields.hpp"
+#include "fields.hpp"
 
 #include <fmt/format.h>
 
@@ -12,22 +12,9 @@ namespace migrate::openflow {
 namespace {
 
 int fields_set(const set_field& s) {
-    return int(s.eth_src.has_value()) + int(s.eth_dst.has_value()) + int(s.ipv4_src.has_value()) +
-           int(s.ipv4_dst.has_value()) + int(s.udp_src.has_value()) + int(s.udp_dst.has_value()) +
-           int(s.tcp_src.has_value()) + int(s.tcp_dst.has_value());
-}
-
-// The value of the one field that is set, as ovs-ofctl prints it.
-std::string value_text(const set_field& s) {
-    if (s.eth_src) return s.eth_src->to_string();
-    if (s.eth_dst) return s.eth_dst->to_string();
-    if (s.ipv4_src) return s.ipv4_src->to_string();
-    if (s.ipv4_dst) return s.ipv4_dst->to_string();
-    if (s.udp_src) return std::to_string(*s.udp_src);
-    if (s.udp_dst) return std::to_string(*s.udp_dst);
-    if (s.tcp_src) return std::to_string(*s.tcp_src);
-    if (s.tcp_dst) return std::to_string(*s.tcp_dst);
-    return "?";
+    int n = 0;
+    detail::for_each_field(s, [&](field, const auto& v) { n += v.has_value(); });
+    return n;
 }
 
 }  // namespace
@@ -41,14 +28,11 @@ result<void> set_field::validate() const {
 }
 
 field set_field::which() const {
-    if (eth_src) return field::eth_src;
-    if (eth_dst) return field::eth_dst;
-    if (ipv4_src) return field::ipv4_src;
-    if (ipv4_dst) return field::ipv4_dst;
-    if (udp_src) return field::udp_src;
-    if (udp_dst) return field::udp_dst;
-    if (tcp_src) return field::tcp_src;
-    return field::tcp_dst;
+    std::optional<field> set;
+    detail::for_each_field(*this, [&](field f, const auto& v) {
+        if (v && !set) set = f;
+    });
+    return set.value_or(field::eth_src);
 }
 
 result<void> validate(const action& a) {
@@ -94,7 +78,11 @@ std::string to_string(const action& a) {
     }
     const auto& s = std::get<set_field>(a);
     if (!s.validate()) return "set_field:invalid";
-    return fmt::format("set_field:{}->{}", value_text(s), to_string(s.which()));
+    std::string value;
+    detail::for_each_field(s, [&](field f, const auto& v) {
+        if (v) value = detail::value_text(f, *v);
+    });
+    return fmt::format("set_field:{}->{}", value, to_string(s.which()));
 }
 
 void to_json(json& j, const action& a) {
@@ -103,17 +91,7 @@ void to_json(json& j, const action& a) {
         else j = {{"output", {{"port", o->port}, {"max_len", o->max_len}}}};
         return;
     }
-    const auto& s = std::get<set_field>(a);
-    json f = json::object();
-    if (s.eth_src) f["eth_src"] = *s.eth_src;
-    if (s.eth_dst) f["eth_dst"] = *s.eth_dst;
-    if (s.ipv4_src) f["ipv4_src"] = *s.ipv4_src;
-    if (s.ipv4_dst) f["ipv4_dst"] = *s.ipv4_dst;
-    if (s.udp_src) f["udp_src"] = *s.udp_src;
-    if (s.udp_dst) f["udp_dst"] = *s.udp_dst;
-    if (s.tcp_src) f["tcp_src"] = *s.tcp_src;
-    if (s.tcp_dst) f["tcp_dst"] = *s.tcp_dst;
-    j = {{"set_field", std::move(f)}};
+    j = {{"set_field", detail::fields_to_json(std::get<set_field>(a))}};
 }
 
 void from_json(const json& j, action& a) {
@@ -138,20 +116,10 @@ void from_json(const json& j, action& a) {
     } else if (key == "set_field") {
         require_object(v, "action.set_field");
         set_field s;
-        for (auto& [k, x] : v.items()) {
-            auto where = "action.set_field." + k;
-            if (k == "eth_src") s.eth_src = read_address<mac_address>(x, where);
-            else if (k == "eth_dst") s.eth_dst = read_address<mac_address>(x, where);
-            else if (k == "ipv4_src") s.ipv4_src = read_address<ipv4_address>(x, where);
-            else if (k == "ipv4_dst") s.ipv4_dst = read_address<ipv4_address>(x, where);
-            else if (k == "udp_src") s.udp_src = read_uint<std::uint16_t>(x, where);
-            else if (k == "udp_dst") s.udp_dst = read_uint<std::uint16_t>(x, where);
-            else if (k == "tcp_src") s.tcp_src = read_uint<std::uint16_t>(x, where);
-            else if (k == "tcp_dst") s.tcp_dst = read_uint<std::uint16_t>(x, where);
-            else
-                bad_field(where, "not a field set_field can rewrite (eth_src, eth_dst, ipv4_src, ipv4_dst, udp_src, "
-                                 "udp_dst, tcp_src, tcp_dst)");
-        }
+        for (auto& [k, x] : v.items())
+            if (!read_named_field(s, k, x, "action.set_field." + k))
+                bad_field("action.set_field." + k, "not a field set_field can rewrite (eth_src, eth_dst, ipv4_src, "
+                                                   "ipv4_dst, udp_src, udp_dst, tcp_src, tcp_dst)");
         if (auto r = s.validate(); !r) bad_field("action.set_field", r.error().message);
         a = s;
     } else {

@@ -6,6 +6,8 @@
 // `protocol_error` naming the message and the part that was wrong.
 #include <migrate/openflow/message.hpp>
 
+#include "fields.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -58,41 +60,35 @@ private:
     std::vector<std::uint8_t>& out_;
 };
 
-// One OXM TLV: class, field << 1 (no mask), length, value.
-void put_oxm(writer& w, field f, std::span<const std::uint8_t> value) {
-    w.u16(oxm_class_basic);
-    w.u8(static_cast<std::uint8_t>(static_cast<std::uint8_t>(f) << 1));
-    w.u8(static_cast<std::uint8_t>(value.size()));
-    w.bytes(value);
+template <class T>
+void put_value(writer& w, const T& v) {
+    if constexpr (std::is_same_v<T, mac_address>) w.bytes(v.bytes);
+    else if constexpr (std::is_same_v<T, ipv4_address>) w.u32(v.value);
+    else if constexpr (sizeof(T) == 4) w.u32(v);
+    else if constexpr (sizeof(T) == 2) w.u16(v);
+    else w.u8(v);
 }
-void put_oxm(writer& w, field f, const mac_address& m) { put_oxm(w, f, m.bytes); }
-void put_oxm(writer& w, field f, std::uint32_t v) {
-    std::array<std::uint8_t, 4> b{std::uint8_t(v >> 24), std::uint8_t(v >> 16), std::uint8_t(v >> 8), std::uint8_t(v)};
-    put_oxm(w, f, b);
-}
-void put_oxm(writer& w, field f, const ipv4_address& a) { put_oxm(w, f, a.value); }
-void put_oxm16(writer& w, field f, std::uint16_t v) {
-    std::array<std::uint8_t, 2> b{std::uint8_t(v >> 8), std::uint8_t(v)};
-    put_oxm(w, f, b);
-}
-void put_oxm8(writer& w, field f, std::uint8_t v) { put_oxm(w, f, std::span<const std::uint8_t>(&v, 1)); }
 
-// ofp_match: type, length (without padding), OXMs in prerequisite order, zeros to 8.
+// Every field that is set as an OXM TLV (class, field << 1 without mask, length, value), in
+// prerequisite order.
+template <class S>
+void put_oxms(writer& w, const S& s) {
+    detail::for_each_field(s, [&](field f, const auto& v) {
+        if (!v) return;
+        using T = std::decay_t<decltype(*v)>;
+        w.u16(oxm_class_basic);
+        w.u8(static_cast<std::uint8_t>(static_cast<std::uint8_t>(f) << 1));
+        w.u8(static_cast<std::uint8_t>(detail::wire_size<T>()));
+        put_value(w, *v);
+    });
+}
+
+// ofp_match: type, length (without padding), the OXMs, zeros to 8.
 void put_match(writer& w, const match& m) {
     const std::size_t start = w.size();
     w.u16(match_type_oxm);
     w.u16(0);
-    if (m.in_port) put_oxm(w, field::in_port, *m.in_port);
-    if (m.eth_dst) put_oxm(w, field::eth_dst, *m.eth_dst);
-    if (m.eth_src) put_oxm(w, field::eth_src, *m.eth_src);
-    if (m.eth_type) put_oxm16(w, field::eth_type, *m.eth_type);
-    if (m.ip_proto) put_oxm8(w, field::ip_proto, *m.ip_proto);
-    if (m.ipv4_src) put_oxm(w, field::ipv4_src, *m.ipv4_src);
-    if (m.ipv4_dst) put_oxm(w, field::ipv4_dst, *m.ipv4_dst);
-    if (m.tcp_src) put_oxm16(w, field::tcp_src, *m.tcp_src);
-    if (m.tcp_dst) put_oxm16(w, field::tcp_dst, *m.tcp_dst);
-    if (m.udp_src) put_oxm16(w, field::udp_src, *m.udp_src);
-    if (m.udp_dst) put_oxm16(w, field::udp_dst, *m.udp_dst);
+    put_oxms(w, m);
     const std::size_t length = w.size() - start;
     w.patch16(start + 2, static_cast<std::uint16_t>(length));
     w.zeros(padded8(length) - length);
@@ -107,18 +103,10 @@ void put_action(writer& w, const action& a) {
         w.zeros(6);
         return;
     }
-    const auto& s = std::get<set_field>(a);  // ofp_action_set_field: type, len, OXM, zeros to 8
-    const std::size_t start = w.size();
+    const std::size_t start = w.size();  // ofp_action_set_field: type, len, one OXM, zeros to 8
     w.u16(action_set_field);
     w.u16(0);
-    if (s.eth_src) put_oxm(w, field::eth_src, *s.eth_src);
-    else if (s.eth_dst) put_oxm(w, field::eth_dst, *s.eth_dst);
-    else if (s.ipv4_src) put_oxm(w, field::ipv4_src, *s.ipv4_src);
-    else if (s.ipv4_dst) put_oxm(w, field::ipv4_dst, *s.ipv4_dst);
-    else if (s.udp_src) put_oxm16(w, field::udp_src, *s.udp_src);
-    else if (s.udp_dst) put_oxm16(w, field::udp_dst, *s.udp_dst);
-    else if (s.tcp_src) put_oxm16(w, field::tcp_src, *s.tcp_src);
-    else if (s.tcp_dst) put_oxm16(w, field::tcp_dst, *s.tcp_dst);
+    put_oxms(w, std::get<set_field>(a));
     const std::size_t length = padded8(w.size() - start);
     w.zeros(length - (w.size() - start));
     w.patch16(start + 2, static_cast<std::uint16_t>(length));
@@ -288,44 +276,6 @@ oxm_tlv read_oxm(reader& r) {
     return {cls, static_cast<std::uint8_t>(field_and_mask >> 1), (field_and_mask & 1) != 0, r.sub(length, "OXM value")};
 }
 
-std::size_t value_size(field f) {
-    switch (f) {
-        case field::in_port:
-        case field::ipv4_src:
-        case field::ipv4_dst: return 4;
-        case field::eth_dst:
-        case field::eth_src: return 6;
-        case field::ip_proto: return 1;
-        default: return 2;
-    }
-}
-
-bool known_field(std::uint8_t code) {
-    switch (static_cast<field>(code)) {
-        case field::in_port:
-        case field::eth_dst:
-        case field::eth_src:
-        case field::eth_type:
-        case field::ip_proto:
-        case field::ipv4_src:
-        case field::ipv4_dst:
-        case field::tcp_src:
-        case field::tcp_dst:
-        case field::udp_src:
-        case field::udp_dst: return true;
-    }
-    return false;
-}
-
-// Checks a known, unmasked OXM of the right length; returns its field.
-field checked_field(const oxm_tlv& t) {
-    auto f = static_cast<field>(t.field);
-    if (t.has_mask) bad(fmt::format("OXM {} is masked; only exact matches are supported", to_string(f)));
-    if (t.value.left() != value_size(f))
-        bad(fmt::format("OXM {} has a {}-byte value, expected {}", to_string(f), t.value.left(), value_size(f)));
-    return f;
-}
-
 mac_address read_mac(reader& r) {
     mac_address m;
     auto b = r.bytes(6, "MAC address");
@@ -334,33 +284,40 @@ mac_address read_mac(reader& r) {
 }
 
 template <class T>
-void set_once(std::optional<T>& slot, T value, field f) {
-    if (slot) bad(fmt::format("OXM {} appears twice in one match", to_string(f)));
-    slot = std::move(value);
+T read_value(reader& r, std::string_view what) {
+    if constexpr (std::is_same_v<T, mac_address>) return read_mac(r);
+    else if constexpr (std::is_same_v<T, ipv4_address>) return ipv4_address{r.u32(what)};
+    else if constexpr (sizeof(T) == 4) return r.u32(what);
+    else if constexpr (sizeof(T) == 2) return r.u16(what);
+    else return r.u8(what);
+}
+
+// Puts a basic-class OXM into the member of `s` it names, checking it is unmasked, of the
+// right length and not there already; false when `s` has no such field.
+template <class S>
+bool read_oxm_into(S& s, const oxm_tlv& t) {
+    bool found = false;
+    detail::for_each_field(s, [&](field f, auto& slot) {
+        if (found || static_cast<std::uint8_t>(f) != t.field) return;
+        found = true;
+        using T = typename std::decay_t<decltype(slot)>::value_type;
+        if (t.has_mask) bad(fmt::format("OXM {} is masked; only exact matches are supported", to_string(f)));
+        if (t.value.left() != detail::wire_size<T>())
+            bad(fmt::format("OXM {} has a {}-byte value, expected {}", to_string(f), t.value.left(),
+                            detail::wire_size<T>()));
+        if (slot) bad(fmt::format("OXM {} appears twice in one match", to_string(f)));
+        auto value = t.value;
+        slot = read_value<T>(value, to_string(f));
+    });
+    return found;
 }
 
 void read_oxms(reader r, match& m, unknown_fields policy) {
     while (!r.done()) {
         auto t = read_oxm(r);
-        if (t.oxm_class != oxm_class_basic || !known_field(t.field)) {
-            if (policy == unknown_fields::skip) continue;
+        if (t.oxm_class == oxm_class_basic && read_oxm_into(m, t)) continue;
+        if (policy == unknown_fields::refuse)
             bad(fmt::format("OXM class 0x{:04x} field {} is not supported", t.oxm_class, t.field));
-        }
-        auto f = checked_field(t);
-        auto& v = t.value;
-        switch (f) {
-            case field::in_port: set_once(m.in_port, v.u32("in_port"), f); break;
-            case field::eth_dst: set_once(m.eth_dst, read_mac(v), f); break;
-            case field::eth_src: set_once(m.eth_src, read_mac(v), f); break;
-            case field::eth_type: set_once(m.eth_type, v.u16("eth_type"), f); break;
-            case field::ip_proto: set_once(m.ip_proto, v.u8("ip_proto"), f); break;
-            case field::ipv4_src: set_once(m.ipv4_src, ipv4_address{v.u32("ipv4_src")}, f); break;
-            case field::ipv4_dst: set_once(m.ipv4_dst, ipv4_address{v.u32("ipv4_dst")}, f); break;
-            case field::tcp_src: set_once(m.tcp_src, v.u16("tcp_src"), f); break;
-            case field::tcp_dst: set_once(m.tcp_dst, v.u16("tcp_dst"), f); break;
-            case field::udp_src: set_once(m.udp_src, v.u16("udp_src"), f); break;
-            case field::udp_dst: set_once(m.udp_dst, v.u16("udp_dst"), f); break;
-        }
     }
 }
 
@@ -377,22 +334,9 @@ match read_match(reader& r, unknown_fields policy) {
 
 set_field read_set_field(reader& r) {
     auto t = read_oxm(r);
-    if (t.oxm_class != oxm_class_basic || !known_field(t.field))
-        bad(fmt::format("set_field of OXM class 0x{:04x} field {} is not supported", t.oxm_class, t.field));
-    auto f = checked_field(t);
-    auto& v = t.value;
     set_field s;
-    switch (f) {
-        case field::eth_src: s.eth_src = read_mac(v); break;
-        case field::eth_dst: s.eth_dst = read_mac(v); break;
-        case field::ipv4_src: s.ipv4_src = ipv4_address{v.u32("ipv4_src")}; break;
-        case field::ipv4_dst: s.ipv4_dst = ipv4_address{v.u32("ipv4_dst")}; break;
-        case field::udp_src: s.udp_src = v.u16("udp_src"); break;
-        case field::udp_dst: s.udp_dst = v.u16("udp_dst"); break;
-        case field::tcp_src: s.tcp_src = v.u16("tcp_src"); break;
-        case field::tcp_dst: s.tcp_dst = v.u16("tcp_dst"); break;
-        default: bad(fmt::format("set_field of {} is not supported", to_string(f)));
-    }
+    if (t.oxm_class != oxm_class_basic || !read_oxm_into(s, t))
+        bad(fmt::format("set_field of OXM class 0x{:04x} field {} is not supported", t.oxm_class, t.field));
     return s;
 }
 

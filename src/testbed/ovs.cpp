@@ -14,6 +14,11 @@
 #include <sstream>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 namespace migrate::testbed::ovs {
 
 namespace fs = std::filesystem;
@@ -74,7 +79,50 @@ void controller_records(std::vector<std::string>& args, const std::string& bridg
     args.insert(args.end(), {"--", "set", "bridge", bridge, fmt::format("controller=[{}]", fmt::join(ids, ","))});
 }
 
+// True when a socket of this (root) namespace listens on TCP `port` (/proc/net/tcp{,6}:
+// "local_address" is HEXADDR:HEXPORT, state 0A is LISTEN).
+bool tcp_listening(std::uint16_t port) {
+    const auto suffix = fmt::format(":{:04X}", port);
+    for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+        std::ifstream in(table);
+        std::string line;
+        std::getline(in, line);  // header
+        while (std::getline(in, line)) {
+            std::istringstream fields(line);
+            std::string slot, local, remote, state;
+            fields >> slot >> local >> remote >> state;
+            if (state == "0A" && local.size() > suffix.size() && local.ends_with(suffix)) return true;
+        }
+    }
+    return false;
+}
+
+// The port of a passive target "ptcp:PORT[:ADDRESS]"; nullopt for other targets and port 0.
+std::optional<std::uint16_t> passive_port(const std::string& target) {
+    if (!starts_with(target, "ptcp:")) return std::nullopt;
+    auto rest = std::string_view(target).substr(5);
+    rest = rest.substr(0, rest.find(':'));
+    std::uint16_t port = 0;
+    auto [next, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), port);
+    if (ec != std::errc{} || port == 0) return std::nullopt;
+    return port;
+}
+
 }  // namespace
+
+result<std::uint16_t> free_local_port() {
+    auto fd = sys::socket_in("", AF_INET, SOCK_STREAM, 0);
+    if (!fd) return fd.error();
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    const bool bound = ::bind(*fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+                       ::getsockname(*fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
+    ::close(*fd);
+    if (!bound) return make_failure(error::io_error, "no free TCP port on 127.0.0.1");
+    return ntohs(a.sin_port);
+}
 
 // ---- daemons --------------------------------------------------------------------------------
 
@@ -246,6 +294,17 @@ result<std::string> ovs_lab::add_bridge(const bridge_options& b) {
         controller_records(args, br, b.controllers, b.controller_max_backoff, b.controller_inactivity_probe);
     if (auto r = vsctl(args); !r) return r.error();
     bridges_.push_back(br);
+    // ovs-vswitchd opens passive targets a moment after the database says so.
+    const auto deadline = std::chrono::steady_clock::now() + options_.command_timeout;
+    for (auto& target : b.controllers)
+        if (auto port = passive_port(target))
+            while (!tcp_listening(*port)) {
+                if (std::chrono::steady_clock::now() > deadline)
+                    return make_failure(error::timeout, fmt::format("bridge {}: ovs-vswitchd does not listen on {} "
+                                                                    "within {} ms", br, target,
+                                                                    options_.command_timeout.count()));
+                std::this_thread::sleep_for(ms(10));
+            }
     hooks_.info("ovs: bridge " + br + " (netdev, " + b.protocols + ", fail_mode " + b.fail_mode + ")");
     return br;
 }

@@ -13,10 +13,6 @@
 
 #include <catch2/catch.hpp>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
@@ -66,18 +62,6 @@ dialed_in bridge_dialing_us(ovs::ovs_lab& lab, std::uint64_t dpid, connection_op
 const ovs::flow_entry* find_flow(const std::vector<ovs::flow_entry>& flows, int priority) {
     auto it = std::find_if(flows.begin(), flows.end(), [&](auto& f) { return f.priority == priority; });
     return it == flows.end() ? nullptr : &*it;
-}
-
-std::uint16_t free_tcp_port() {
-    int s = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(s);
-    return ntohs(a.sin_port);
 }
 
 /// PACKET_INs collected on the io thread, taken on the test's thread.
@@ -172,16 +156,12 @@ TEST_CASE("ovs: the switch dials us, flow_mod add, modify strict and delete stri
 
 TEST_CASE("ovs: we dial the switch's passive port", "[ovs][openflow]") {
     auto lab = open_lab();
-    const auto port = free_tcp_port();
+    auto port = ovs::free_local_port();
+    REQUIRE_OK(port);
     auto br = lab.add_bridge({.name = "br", .datapath_id = 0xb2,
-                              .controllers = {"ptcp:" + std::to_string(port) + ":127.0.0.1"}});
-    REQUIRE_OK(br);
-    // ovs-vswitchd opens the passive port shortly after the database says so.
-    result<std::shared_ptr<switch_connection>> c = make_failure(error::timeout, "not tried");
-    for (int i = 0; i < 50 && !c; ++i) {
-        c = connect_to_switch("127.0.0.1", port, {}, 2s);
-        if (!c) std::this_thread::sleep_for(100ms);
-    }
+                              .controllers = {"ptcp:" + std::to_string(*port) + ":127.0.0.1"}});
+    REQUIRE_OK(br);   // returns once ovs-vswitchd listens there
+    auto c = connect_to_switch("127.0.0.1", *port, {}, 2s);
     REQUIRE_OK(c);
     CHECK((*c)->datapath_id() == 0xb2);
     REQUIRE_OK((*c)->barrier(2s));

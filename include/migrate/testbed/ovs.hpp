@@ -45,6 +45,10 @@ result<bool> ensure_daemons(const daemon_options& options = {}, const hooks& h =
 /// which bridges keep them running otherwise, through `h.log`). Not running: ok.
 result<void> stop_daemons(const daemon_options& options = {}, const hooks& h = {});
 
+/// A TCP port on 127.0.0.1 that is free now, for a passive controller target
+/// ("ptcp:PORT:127.0.0.1"; OVS 3.1 does not report the port it bound for "ptcp:0").
+result<std::uint16_t> free_local_port();
+
 // ---- bridges and ports --------------------------------------------------------------------
 
 struct lab_options {
@@ -127,9 +131,10 @@ public:
     /// True when `open` started the daemons (then `down()` stops them, if no bridge is left).
     bool started_daemons() const noexcept { return started_daemons_; }
 
-    /// Makes a netdev bridge "<prefix>-<name>" with its protocols, fail mode, datapath id and
-    /// controllers (out-of-band) in one ovs-vsctl transaction. Returns the bridge's name.
-    /// `already_exists` when it does.
+    /// Makes a netdev bridge "<prefix>-o<name>" with its protocols, fail mode, datapath id and
+    /// controllers (out-of-band) in one ovs-vsctl transaction, and returns its name once
+    /// ovs-vswitchd listens on every passive ("ptcp:PORT") target. `already_exists` when it
+    /// exists; `timeout` when a passive port does not open within the command timeout.
     result<std::string> add_bridge(const bridge_options& b);
     /// Replaces the bridge's controllers (empty = none).
     result<void> set_controllers(const std::string& bridge, const std::vector<std::string>& targets,
