@@ -21,6 +21,10 @@
 #include <type_traits>
 #include <utility>
 
+namespace migrate::openflow {
+class switch_connection;
+}
+
 namespace migrate::python {
 
 namespace py = pybind11;
@@ -90,6 +94,10 @@ struct python_callbacks {
 /// A runtime of the caller's own made from `rt`'s options (a Docker engine is
 /// one-thread-at-a-time, and Python threads may share an EdgeHost); other runtimes as given.
 std::shared_ptr<container_runtime> own_runtime(const std::shared_ptr<container_runtime>& rt);
+
+/// The C++ session behind a Python SwitchConnection (openflow.cpp); `invalid_argument`
+/// naming `where` for anything else.
+std::shared_ptr<openflow::switch_connection> switch_connection_of(const py::handle& o, const char* where);
 
 /// A Python callable shared by C++ copies of a std::function without touching its
 /// reference count; the last copy drops it with the GIL held (copies die on any thread).

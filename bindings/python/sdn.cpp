@@ -1,6 +1,7 @@
 // Moving a device's service the MIGRATE way (route_switch.hpp, trigger.hpp,
-// strategy/replica_pool.hpp, trigger/manual.hpp): ServiceInstance, RouteChange,
-// RouteSwitch and ReplicaProtocol (subclass them in Python), ReplicaPool, ManualTrigger.
+// strategy/replica_pool.hpp, trigger/manual.hpp, route/openflow.hpp, trigger/sdn.hpp,
+// follow_me.hpp): ServiceInstance, RouteChange, RouteSwitch and ReplicaProtocol (subclass
+// them in Python), ReplicaPool, ManualTrigger, OpenFlowRouteSwitch, SdnTrigger, FollowMe.
 //
 // Threads: the pool calls its ReplicaProtocol from its refill thread and from the caller's;
 // a Python protocol or route switch is called with the GIL taken, and an exception it
@@ -8,10 +9,14 @@
 // it would for a C++ one. Blocking pool calls release the GIL.
 #include "common.hpp"
 
+#include <migrate/follow_me.hpp>
+#include <migrate/openflow/message.hpp>
+#include <migrate/route/openflow.hpp>
 #include <migrate/route_switch.hpp>
 #include <migrate/strategy/replica_pool.hpp>
 #include <migrate/trigger.hpp>
 #include <migrate/trigger/manual.hpp>
+#include <migrate/trigger/sdn.hpp>
 
 #include <pybind11/chrono.h>
 #include <pybind11/functional.h>
@@ -80,7 +85,45 @@ private:
 struct py_pool {
     py::object protocol;
     std::unique_ptr<replica_pool> pool;
+    // Dropped with the GIL held; the refill thread may be waiting for it in the protocol.
+    ~py_pool() {
+        py::gil_scoped_release release;
+        pool.reset();
+    }
 };
+
+/// The SDN trigger as Python holds it: its Python callback's errors, the switch kept alive.
+struct py_sdn_trigger {
+    std::shared_ptr<sdn_trigger> trigger;
+    std::shared_ptr<callback_errors> errors = std::make_shared<callback_errors>();
+    // Dropped with the GIL held; a decision in delivery waits for it, and stop waits for that.
+    ~py_sdn_trigger() {
+        py::gil_scoped_release release;
+        trigger.reset();
+    }
+};
+
+/// The follow-me loop with the Python objects it works on kept alive as long as it runs.
+/// Dropped by Python with the GIL held: the loop stops without it (its worker may be calling
+/// a Python protocol), then the objects go with it.
+struct py_follow_me {
+    py::object trigger, pool, route;
+    std::unique_ptr<follow_me> loop;
+    ~py_follow_me() {
+        py::gil_scoped_release release;
+        loop.reset();
+    }
+};
+
+/// The C++ trigger behind a ManualTrigger or an SdnTrigger (and the SDN one, if it is).
+std::pair<trigger*, sdn_trigger*> trigger_of(const py::handle& o) {
+    if (py::isinstance<py_sdn_trigger>(o)) {
+        auto* t = o.cast<py_sdn_trigger&>().trigger.get();
+        return {t, t};
+    }
+    if (py::isinstance<manual_trigger>(o)) return {&o.cast<manual_trigger&>(), nullptr};
+    raise(make_failure(error::invalid_argument, "FollowMe.trigger: expected a ManualTrigger or an SdnTrigger"));
+}
 
 /// A decision's dict: the trigger's JSON plus `at` as seconds on the monotonic clock.
 py::object decision_to_python(const migration_decision& d) { return to_python(json(d)); }
@@ -172,7 +215,10 @@ void bind_sdn(py::module_& m) {
                  for (auto& h : own) h.runtime = own_runtime(h.runtime);
                  auto proto = protocol.cast<std::shared_ptr<replica_protocol>>();
                  auto pool = nogil([&] { return replica_pool::make(std::move(own), std::move(o), proto); });
-                 return py_pool{protocol, std::move(pool)};
+                 auto p = std::make_unique<py_pool>();
+                 p->protocol = protocol;
+                 p->pool = std::move(pool);
+                 return p;
              }),
              py::arg("hosts"), py::arg("options"), py::arg("protocol"))
         .def("fill", [](py_pool& p) { nogil([&] { return p.pool->fill(); }); },
@@ -228,6 +274,122 @@ void bind_sdn(py::module_& m) {
         .def("fire", [](manual_trigger& t, const py::object& decision) { unwrap(t.fire(decision_from_python(decision))); },
              py::arg("decision"))
         .def("stop", &manual_trigger::stop);
+
+    py::class_<route::openflow_route_switch, route_switch, std::shared_ptr<route::openflow_route_switch>>(
+        m, "OpenFlowRouteSwitch",
+        "The SDK's route switch on a real OpenFlow 1.3 switch (docs/sdn.md): a device (RouteChange.subject = its "
+        "MAC, attachment = {'port': its switch port}) talks to one virtual service address; the switch rewrites it "
+        "to the instance serving the device, make-before-break. Options: service_address, service_mac, ip_proto, "
+        "service_port, hosts {name: {port, mac}}, priority, cookie, drain_ms, barrier_timeout_ms.")
+        .def(py::init([](const py::object& connection, const py::object& options) {
+                 auto sw = switch_connection_of(connection, "OpenFlowRouteSwitch.connection");
+                 auto o = unwrap(parse_options<route::openflow_route_options>(dict_to_json(options, "OpenFlowRouteSwitch.options")));
+                 std::shared_ptr<route::openflow_route_switch> r = unwrap(route::openflow_route_switch::make(sw, std::move(o)));
+                 return r;
+             }),
+             py::arg("connection"), py::arg("options"))
+        .def("finish_cleanup",
+             [](route::openflow_route_switch& r, const std::string& subject) {
+                 py::gil_scoped_release release;
+                 return r.finish_cleanup(subject);
+             },
+             py::arg("subject"),
+             "Waits for the background removal of the subject's old rules; its error, or None.")
+        .def_property_readonly("options", [](const route::openflow_route_switch& r) { return to_python(json(r.options())); });
+
+    py::class_<py_sdn_trigger>(
+        m, "SdnTrigger",
+        "Decides moves from what reaches the controller (docs/sdn.md): a tracked device's MAC on a new switch port "
+        "(layer 2) or its CoAP from a new source address (layer 3). Options: port_hosts {port: host}, subnet_hosts "
+        "{cidr: host}, udp_port, install_table_miss, max_held_packets, barrier_timeout_ms. The callback gets each "
+        "decision as a dict on the switch connection's thread: keep it short.")
+        .def(py::init([](const py::object& connection, const py::object& options) {
+                 auto sw = switch_connection_of(connection, "SdnTrigger.connection");
+                 auto o = unwrap(parse_options<sdn_trigger_options>(dict_to_json(options, "SdnTrigger.options")));
+                 auto t = std::make_unique<py_sdn_trigger>();
+                 t->trigger = unwrap(sdn_trigger::make(sw, std::move(o)));
+                 return t;
+             }),
+             py::arg("connection"), py::arg("options"))
+        .def("start",
+             [](py_sdn_trigger& t, py::object callback) {
+                 auto fn = share(std::move(callback));
+                 auto errors = t.errors;
+                 nogil([&] {
+                     return t.trigger->start([fn, errors](const migration_decision& d) {
+                         py::gil_scoped_acquire gil;
+                         try {
+                             (*fn)(decision_to_python(d));
+                         } catch (py::error_already_set& e) {
+                             errors->record(e, "SdnTrigger callback");
+                         }
+                     });
+                 });
+             },
+             py::arg("callback"), "Installs the table-miss rule and starts deciding.")
+        .def("stop", [](py_sdn_trigger& t) {
+            py::gil_scoped_release release;
+            t.trigger->stop();
+        })
+        .def("track",
+             [](py_sdn_trigger& t, const py::object& device) {
+                 t.trigger->track(json_to<sdn_device>(dict_to_json(device, "SdnTrigger.track.device")));
+             },
+             py::arg("device"), "Follow a device: {'mac', 'port', 'address', 'host'}.")
+        .def("forget", [](py_sdn_trigger& t, const std::string& mac) { t.trigger->forget(mac); }, py::arg("mac"))
+        .def("device",
+             [](py_sdn_trigger& t, const std::string& mac) -> py::object {
+                 auto d = t.trigger->device(mac);
+                 return d ? to_python(json(*d)) : py::object(py::none());
+             },
+             py::arg("mac"))
+        .def("reinject_held",
+             [](py_sdn_trigger& t, const std::string& mac) { return nogil([&] { return t.trigger->reinject_held(mac); }); },
+             py::arg("mac"), "Sends the device's held packets back through the switch's table; how many.")
+        .def("drop_held", [](py_sdn_trigger& t, const std::string& mac) { return t.trigger->drop_held(mac); }, py::arg("mac"))
+        .def("stats", [](py_sdn_trigger& t) {
+            auto c = t.trigger->stats();
+            py::dict d;
+            d["packet_ins"] = c.packet_ins;
+            d["unknown"] = c.unknown;
+            d["decisions"] = c.decisions;
+            d["held"] = c.held;
+            d["dropped"] = c.dropped;
+            return d;
+        })
+        .def_property_readonly("callback_errors", [](py_sdn_trigger& t) { return t.errors->total(); });
+
+    py::class_<py_follow_me>(
+        m, "FollowMe",
+        "The service follows its user: each decision of `trigger` moves the subject's instance through `pool` and "
+        "`route` on a worker thread (with an SdnTrigger, its held packets are re-injected after the backup and the "
+        "new route).")
+        .def(py::init([](const py::object& trigger, const py::object& pool, const py::object& route) {
+                 auto [t, held] = trigger_of(trigger);
+                 if (!py::isinstance<py_pool>(pool)) raise(make_failure(error::invalid_argument, "FollowMe.pool: expected a ReplicaPool"));
+                 if (!py::isinstance<route_switch>(route))
+                     raise(make_failure(error::invalid_argument, "FollowMe.route: expected a RouteSwitch"));
+                 auto p = std::make_unique<py_follow_me>();
+                 p->trigger = trigger;
+                 p->pool = pool;
+                 p->route = route;
+                 p->loop = std::make_unique<follow_me>(*t, *pool.cast<py_pool&>().pool, route.cast<route_switch&>(), held);
+                 return p;
+             }),
+             py::arg("trigger"), py::arg("pool"), py::arg("route"))
+        .def("start", [](py_follow_me& f) { nogil([&] { return f.loop->start(); }); })
+        .def("stop", [](py_follow_me& f) {
+            py::gil_scoped_release release;
+            f.loop->stop();
+        })
+        .def("reports", [](py_follow_me& f) { return f.loop->reports(); }, "Every move so far (MigrationReports).")
+        .def("wait_for_moves",
+             [](py_follow_me& f, std::size_t n, double within_s) {
+                 nogil([&] { return f.loop->wait_for_moves(n, std::chrono::milliseconds(static_cast<long>(within_s * 1000))); });
+             },
+             py::arg("n"), py::arg("within_s") = 30.0)
+        .def("refused", [](py_follow_me& f) { return f.loop->refused(); },
+             "Decisions that could not become a move, and why.");
 }
 
 }  // namespace migrate::python

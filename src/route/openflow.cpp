@@ -218,8 +218,9 @@ private:
 
 result<std::uint32_t> attachment_port(const route_change& c, const char* key) {
     auto it = c.attachment.find(key);
-    if (it == c.attachment.end() || !it->is_number_unsigned() || it->get<std::uint64_t>() == 0 ||
-        it->get<std::uint64_t>() > of::port::max)
+    // Any integer: JSON from Python stores its ints signed.
+    if (it == c.attachment.end() || !it->is_number_integer() || it->get<std::int64_t>() <= 0 ||
+        it->get<std::int64_t>() > of::port::max)
         return make_failure(error::invalid_argument,
                             fmt::format("openflow_route: route_change.attachment.{} must be the device's switch port, got {}", key,
                                         it == c.attachment.end() ? std::string("nothing") : it->dump()));
@@ -229,8 +230,8 @@ result<std::uint32_t> attachment_port(const route_change& c, const char* key) {
 // The port the device was on before this change: the one our last commit left in `state`,
 // else `attachment.previous_port`, else the new port (the device did not move).
 std::uint32_t previous_port(const route_change& c, std::uint32_t now) {
-    if (auto it = c.state.find("port"); it != c.state.end() && it->is_number_unsigned()) return it->get<std::uint32_t>();
-    if (auto it = c.attachment.find("previous_port"); it != c.attachment.end() && it->is_number_unsigned())
+    if (auto it = c.state.find("port"); it != c.state.end() && it->is_number_integer()) return it->get<std::uint32_t>();
+    if (auto it = c.attachment.find("previous_port"); it != c.attachment.end() && it->is_number_integer())
         return it->get<std::uint32_t>();
     return now;
 }
