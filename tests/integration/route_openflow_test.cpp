@@ -130,6 +130,28 @@ std::optional<of::frame_summary> send_until_caught(testbed::packet_socket& from,
     return std::nullopt;
 }
 
+// The decisions a trigger delivered (on its own thread), for the test's thread to wait on.
+struct decision_log {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<migration_decision> seen;
+    trigger::decision_handler handler() {
+        return [this](const migration_decision& d) {
+            std::lock_guard lk(mu);
+            seen.push_back(d);
+            cv.notify_all();
+        };
+    }
+    bool wait_for(std::size_t n) {
+        std::unique_lock lk(mu);
+        return cv.wait_for(lk, std::chrono::seconds{3}, [&] { return seen.size() >= n; });
+    }
+    std::vector<migration_decision> decisions() {
+        std::lock_guard lk(mu);
+        return seen;
+    }
+};
+
 service_instance instance(const std::string& host, const std::string& id, const std::string& address) {
     return service_instance{host, id, address, coap};
 }
@@ -281,18 +303,8 @@ TEST_CASE("sdn trigger: a known device on a new port decides (layer 2), its pack
     o.subnet_hosts = {{"10.252.0.0/24", "b"}};
     auto t = sdn_trigger::make(s.sw, o);
     REQUIRE_OK(t);
-    std::mutex mu;
-    std::condition_variable cv;
-    std::vector<migration_decision> seen;
-    REQUIRE_OK((*t)->start([&](const migration_decision& d) {
-        std::lock_guard lk(mu);
-        seen.push_back(d);
-        cv.notify_all();
-    }));
-    auto wait_decisions = [&](std::size_t n) {
-        std::unique_lock lk(mu);
-        return cv.wait_for(lk, std::chrono::seconds{3}, [&] { return seen.size() >= n; });
-    };
+    decision_log log;
+    REQUIRE_OK((*t)->start(log.handler()));
     const auto a = instance("a", "twin-a", "10.70.1.5");
     (*t)->track({device_mac, s.port("d1"), device_ip, "a"});
     route_change c;
@@ -311,10 +323,10 @@ TEST_CASE("sdn trigger: a known device on a new port decides (layer 2), its pack
                                            .udp_src = 1, .udp_dst = coap, .payload = {99}})));
     // The device moves to d2: three packets before any rule exists there.
     for (std::uint8_t seq : {11, 12, 13}) REQUIRE_OK(d2.send(from_device(seq)));
-    REQUIRE(wait_decisions(1));
+    REQUIRE(log.wait_for(1));
     std::this_thread::sleep_for(milliseconds{200});   // the other two packet-ins arrive too
     {
-        std::lock_guard lk(mu);
+        auto seen = log.decisions();
         REQUIRE(seen.size() == 1);   // one decision, not one per packet
         CHECK(seen[0].subject == device_mac);
         CHECK(seen[0].from == "a");
@@ -349,18 +361,8 @@ TEST_CASE("sdn trigger: a known device's CoAP from a new address decides (layer 
     o.subnet_hosts = {{"10.252.0.0/24", "b"}, {"10.251.0.0/24", "a"}};
     auto t = sdn_trigger::make(s.sw, o);
     REQUIRE_OK(t);
-    std::mutex mu;
-    std::condition_variable cv;
-    std::vector<migration_decision> seen;
-    REQUIRE_OK((*t)->start([&](const migration_decision& d) {
-        std::lock_guard lk(mu);
-        seen.push_back(d);
-        cv.notify_all();
-    }));
-    auto wait_decisions = [&](std::size_t n) {
-        std::unique_lock lk(mu);
-        return cv.wait_for(lk, std::chrono::seconds{3}, [&] { return seen.size() >= n; });
-    };
+    decision_log log;
+    REQUIRE_OK((*t)->start(log.handler()));
     (*t)->track({device_mac, s.port("d1"), device_ip, "a"});
     // Not CoAP (another UDP port) from a new address: layer 3 looks only at CoAP.
     auto d1 = s.socket("d1");
@@ -370,9 +372,9 @@ TEST_CASE("sdn trigger: a known device's CoAP from a new address decides (layer 
     };
     REQUIRE_OK(d1.send(frame("10.252.0.5", 9999, 1)));
     REQUIRE_OK(d1.send(frame("10.252.0.5", coap, 2)));
-    REQUIRE(wait_decisions(1));
+    REQUIRE(log.wait_for(1));
     {
-        std::lock_guard lk(mu);
+        auto seen = log.decisions();
         CHECK(seen[0].evidence["layer"] == 3);
         CHECK(seen[0].evidence["address"] == "10.252.0.5");
         CHECK(seen[0].evidence["previous_address"] == device_ip);
@@ -387,8 +389,8 @@ TEST_CASE("sdn trigger: a known device's CoAP from a new address decides (layer 
         return migration_decision{.subject = dev.mac, .from = dev.host, .to = "c", .reason = "asked"};
     });
     REQUIRE_OK(d1.send(frame("10.252.0.5", coap, 42)));
-    REQUIRE(wait_decisions(2));
-    std::lock_guard lk(mu);
+    REQUIRE(log.wait_for(2));
+    auto seen = log.decisions();
     CHECK(seen[1].to == "c");
     CHECK(seen[1].evidence["rule"] == "payload-42");
     CHECK(seen.size() == 2);
