@@ -19,6 +19,14 @@
 // starts after the stored last_seq (a device resuming after a restart), so a run's records
 // are never taken for duplicates of an earlier run's. `verify_with_twin` afterwards checks the
 // twin's state against what was acked.
+//
+// With an MD manager (md_manager.hpp) the device learns its twin by registering (POST
+// /devices) instead of being given an address, heartbeats while it runs (a third of the
+// manager's timeout apart), and registers again when no answer came for `reregister_after`
+// while records were waiting (its twin vanished) or when a heartbeat is refused (the manager
+// released it). The manager then gives it a new twin, which has loaded the device's state from
+// the store: the device sends the records still waiting to the new twin (their RTT counts
+// from their first transmission) and goes on, so a twin's death costs time, not records.
 #pragma once
 
 #include "device_state.hpp"
@@ -26,6 +34,7 @@
 
 #include <migrate/json.hpp>
 #include <migrate/result.hpp>
+#include <migrate/route_switch.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -33,12 +42,18 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <vector>
 
 namespace migrate::vmd {
 
 struct md_sim_options {
-    std::string address;                          ///< the twin's (or the service's virtual) IPv4
+    std::string address;                          ///< the twin's (or the service's virtual) IPv4; empty with `manager`
     std::uint16_t port = 5683;
+    std::string manager;                          ///< the MD manager, "http://ADDR:PORT": it names the twin
+    std::string host;                             ///< with `manager`: ask for a twin on this host (default: its choice)
+    std::chrono::milliseconds reregister_after{3000};   ///< with `manager`: no answer this long -> register again
+    std::chrono::milliseconds heartbeat{0};       ///< with `manager`: 0 = a third of the manager's timeout
+    std::chrono::milliseconds manager_timeout{20'000};  ///< one call to the manager (a twin may start cold)
     std::string bind;                             ///< local IPv4 or interface; empty = any
     std::string device = "car-1";
     engine_type engine = engine_type::gasoline;
@@ -87,6 +102,12 @@ struct md_sim_summary {
     std::uint64_t twin_count_before = 0;   ///< the twin's count for the device before the run
     std::optional<telemetry> last_acked;   ///< the acked record with the highest seq
     std::string last_rejection;            ///< the last 4.xx/5.xx diagnostic
+    std::string manager;                   ///< the MD manager's URL; empty without one
+    std::vector<service_instance> twins;   ///< with a manager: the twins the device had, in order
+    std::uint64_t reregistrations = 0;     ///< registrations after the first that gave a new twin
+    std::uint64_t heartbeats = 0;          ///< heartbeats the manager took
+    std::uint64_t manager_errors = 0;      ///< calls to the manager that failed (unreachable, no twin, ...)
+    std::string last_manager_error;
 };
 void to_json(json& j, const md_sim_summary& s);
 /// Lines for a human.
@@ -98,7 +119,8 @@ using answer_hook = std::function<void(std::uint64_t seq, std::string_view outco
 /// Runs the device until `count` records (or `duration`) have been sent and answered or
 /// given up, or `stop` is requested (then sending stops and the drain runs). Fails with
 /// `invalid_argument` (options), `timeout`/`daemon_unreachable` when the twin does not answer
-/// the initial GET /state (only needed when `first_seq` is not given).
+/// the initial GET /state (only needed when `first_seq` is not given); with a manager, with
+/// its failure when the first registration fails (later ones are counted, and retried).
 result<md_sim_summary> run_md_sim(const md_sim_options& o, std::stop_token stop = {}, answer_hook on_answer = {});
 
 /// The twin's verdict on a run.
@@ -109,10 +131,11 @@ struct verify_result {
 };
 void to_json(json& j, const verify_result& v);
 
-/// GET /state and compare: the twin counted exactly one record per distinct acked seq since
-/// the run began (count - twin_count_before == acked; with records lost, between acked and
-/// acked + lost, since a lost record's ack may be what was lost), and its latest record is
-/// the acked one with the highest seq (or a lost one above it).
+/// GET /state (of the last twin in `s.twins` when there are any) and compare: the twin
+/// counted exactly one record per distinct acked seq since the run began (count -
+/// twin_count_before == acked; with records lost, between acked and acked + lost, since a
+/// lost record's ack may be what was lost), and its latest record is the acked one with the
+/// highest seq (or a lost one above it).
 result<verify_result> verify_with_twin(const md_sim_options& o, const md_sim_summary& s);
 
 }  // namespace migrate::vmd
