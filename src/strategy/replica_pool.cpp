@@ -404,6 +404,21 @@ result<migration_report> replica_pool::migrate(std::string_view subject, std::st
         if (auto r = route.prepare(c); !r) return failed(r.error(), s);
         s.finish();
     }
+    if (host == current.instance.host) {
+        // The subject moved within its instance's own domain: the instance stays, only the
+        // route follows (no instantiation, no state load, nothing released).
+        c.to = current.instance;
+        phase_scope s{h, phase::route_switch, "new route"};
+        if (auto r = route.commit(c); !r) return failed(r.error(), s);
+        s.finish();
+        std::lock_guard lk(i.mu);
+        i.subjects[std::string(subject)].route = c;
+        rep.success = true;
+        rep.details["instantiation"] = "kept";
+        rep.details["route"] = c;
+        rep.details["instance"] = current.instance;
+        return rep;
+    }
     {
         phase_scope s{h, phase::restore, "instantiation"};
         if (stop.stop_requested()) return failed(make_failure(error::cancelled, "replica_pool: migrate cancelled"), s);

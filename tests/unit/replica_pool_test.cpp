@@ -164,6 +164,23 @@ TEST_CASE("replica_pool: a refused new route rolls back and releases the new ins
     CHECK(std::find(s.proto->calls.begin(), s.proto->calls.end(), "release t-b-0 car-1") != s.proto->calls.end());
 }
 
+TEST_CASE("replica_pool: a move within the instance's own host only moves the route", "[replica_pool]") {
+    scene s{0};
+    auto first = s.pool->assign("car-1", "a", &s.route, json{{"port", 1}});
+    REQUIRE_OK(first);
+    auto r = s.pool->migrate("car-1", "a", s.route, json{{"port", 3}});
+    REQUIRE_OK(r);
+    REQUIRE(r->success);
+    CHECK(s.phase_details(*r) == std::vector<std::string>{"backup route", "new route"});
+    CHECK(r->details["instantiation"] == "kept");
+    CHECK(s.pool->instance_of("car-1")->id == first->id);
+    CHECK(s.route.calls.back() == "commit car-1 " + first->id + "->" + first->id);
+    CHECK(s.pool->route_of("car-1")->attachment["port"] == 3);
+    std::lock_guard lk(s.proto->mu);
+    CHECK(std::count_if(s.proto->calls.begin(), s.proto->calls.end(),
+                        [](auto& c) { return c.rfind("assign", 0) == 0 || c.rfind("release", 0) == 0; }) == 1);
+}
+
 TEST_CASE("replica_pool: misuse and bad options are named", "[replica_pool]") {
     scene s{0};
     CHECK(s.pool->migrate("nobody", "b", s.route).error_code() == error::not_found);

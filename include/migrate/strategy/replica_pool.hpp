@@ -91,6 +91,8 @@ public:
     result<service_instance> assign(std::string_view subject, std::string_view host, route_switch* route = nullptr,
                                     json attachment = json::object());
     /// Moves `subject` to an instance on `host` through `route` (see the file comment).
+    /// When `host` is the one serving it already, only the route follows (phases `backup
+    /// route` and `new route`; `details.instantiation` = "kept").
     /// `attachment` is the route switch's (OpenFlow: `{"port": new port}`). The report's
     /// phases are the five above; `success == false` with `rolled_back` when a step failed
     /// and the old instance still serves. A `result` failure only for misuse (unknown
