@@ -13,22 +13,31 @@
 // a -> b and b -> a; the pooled mode waits for the pool to refill between runs (a move
 // that found the pool empty would be a cold one in disguise).
 //
+// With --stream-hz (default 100) it is MIGRATE's whole loop: the car streams confirmable
+// CoAP telemetry through the switch all along (migrate-md-sim in its namespace), each move
+// is decided by the `sdn` trigger from the car's packets on its new port and run by
+// `follow_me`, and the car's own count of records lost across all moves is reported beside
+// the phases. --stream-hz 0 calls replica_pool::migrate directly, with no traffic.
+//
 // Needs root, a testbed that is up (`migrate-testbed up --name NAME`), OVS and redis-server.
 #include "bench_support.hpp"
 
 #include "twin_protocol.hpp"
 
+#include <migrate/follow_me.hpp>
 #include <migrate/image/rootfs_builder.hpp>
 #include <migrate/openflow/connection.hpp>
 #include <migrate/report.hpp>
 #include <migrate/route/openflow.hpp>
 #include <migrate/strategy/replica_pool.hpp>
 #include <migrate/testbed/sdn_access.hpp>
+#include <migrate/trigger/sdn.hpp>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <arpa/inet.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -95,6 +104,36 @@ struct mode_result {
     std::map<std::string, std::vector<double>> phases;   // phase -> ms per run
     std::vector<double> effective;
     int failures = 0;
+    json device;   // the car's md-sim summary over the mode's moves (streaming only)
+};
+
+// The car's telemetry stream in its namespace, stopped (SIGTERM: it drains and prints its
+// JSON summary) when the mode's moves are done.
+struct car_stream {
+    int pid = 0;
+    std::filesystem::path log;
+    car_stream(const std::string& netns, const std::string& address, const std::string& device, int hz,
+               const std::string& tag) {
+        log = std::filesystem::temp_directory_path() / fmt::format("bench-fig8-md-sim-{}-{}.log", tag, ::getpid());
+        std::filesystem::remove(log);
+        pid = need(migrate::detail::spawn_daemon({"ip", "netns", "exec", netns, MIGRATE_MD_SIM, "--address", address,
+                                                  "--device", device, "--rate", std::to_string(hz), "--duration-ms",
+                                                  "36000000", "--json"},
+                                                 log),
+                   "start migrate-md-sim in the car's namespace");
+    }
+    json stop() {
+        migrate::detail::kill_and_wait(pid, std::chrono::seconds{60});
+        pid = 0;
+        std::ifstream in(log);
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        auto open = text.find('{'), close = text.rfind('}');
+        if (open == std::string::npos || close == std::string::npos) die("migrate-md-sim printed no summary: " + text);
+        return json::parse(text.substr(open, close - open + 1));
+    }
+    ~car_stream() {
+        if (pid) migrate::detail::kill_and_wait(pid, std::chrono::seconds{5});
+    }
 };
 
 edge_host pool_host(const testbed::host& h) {
@@ -113,14 +152,21 @@ int main(int argc, char** argv) {
     std::string testbed_name = "fig8";
     int runs = 50;
     int pool_size = 1;
+    int stream_hz = 100;
     std::string json_out;
     app.add_option("--testbed", testbed_name, "a running testbed with hosts a and b")->capture_default_str();
     app.add_option("--runs", runs, "migrations per mode")->capture_default_str()->check(CLI::Range(2, 1000));
     app.add_option("--pool-size", pool_size, "ready twins per host in the pooled mode")->capture_default_str()->check(CLI::Range(1, 8));
+    app.add_option("--stream-hz", stream_hz,
+                   "the car's CoAP telemetry rate during the moves, which the sdn trigger decides from; 0 = no "
+                   "traffic, moves called directly")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 1000));
     app.add_option("--json", json_out, "also write the per-run phases and the summary to this file");
     CLI11_PARSE(app, argc, argv);
     const std::string command =
-        fmt::format("bench_migrate_fig8 --testbed {} --runs {} --pool-size {}", testbed_name, runs, pool_size);
+        fmt::format("bench_migrate_fig8 --testbed {} --runs {} --pool-size {} --stream-hz {}", testbed_name, runs,
+                    pool_size, stream_hz);
 
     auto t = bench::open_testbed(testbed_name, "local");
     const std::string image_ref = "migrate-bench-vmd-twin:1";
@@ -158,16 +204,39 @@ int main(int argc, char** argv) {
 
         mode_result mr;
         mr.mode = mode;
+        // With traffic: the sdn trigger decides each move from the car's packets, follow_me runs it.
+        std::unique_ptr<sdn_trigger> trigger;
+        std::unique_ptr<follow_me> loop;
+        std::unique_ptr<car_stream> stream;
+        if (stream_hz > 0) {
+            sdn_trigger_options to;
+            to.port_hosts = {{access.attachments[0].ofport, "a"}, {access.attachments[1].ofport, "b"}};
+            trigger = need(sdn_trigger::make(sw, to), "sdn trigger");
+            trigger->track({car, access.attachments[0].ofport, access.device_address, "a"});
+            loop = std::make_unique<follow_me>(*trigger, *pool, *route, trigger.get());
+            need(loop->start(), "follow_me");
+            stream = std::make_unique<car_stream>(access.device_netns, access.service_address, vmd::device_id_of(car),
+                                                  stream_hz, mode);
+            std::this_thread::sleep_for(std::chrono::seconds{1});   // the stream is flowing
+        }
         for (int i = 0; i < runs; ++i) {
             const int to = (i % 2 == 0) ? 1 : 0;
             const std::string host = to == 1 ? "b" : "a";
             need(access.attach_device(to), "handover");
-            auto rep = need(pool->migrate(car, host, *route, json{{"port", access.attachments[to].ofport}}), "migrate");
+            migration_report rep;
+            if (loop) {
+                need(loop->wait_for_moves(static_cast<std::size_t>(i + 1), std::chrono::seconds{60}),
+                     fmt::format("the move after handover {} (refused: {})", i + 1, fmt::join(loop->refused(), "; ")));
+                rep = loop->reports().back();
+            } else {
+                rep = need(pool->migrate(car, host, *route, json{{"port", access.attachments[to].ofport}}), "migrate");
+            }
             if (!rep.success) {
                 ++mr.failures;
                 fmt::print(stderr, "  {} run {}: FAILED {}\n", mode, i + 1, rep.error);
                 continue;
             }
+            if (rep.target != host) die(fmt::format("run {} moved to {}, not {}", i + 1, rep.target, host));
             if (mode == "pooled" && rep.details["instantiation"] != "pooled")
                 die(fmt::format("pooled run {} found no ready twin on {}", i + 1, host));
             double effective = 0;
@@ -186,6 +255,8 @@ int main(int argc, char** argv) {
             need(pool->wait_refilled(std::chrono::seconds{60}), "refill");
             if (route->finish_cleanup(car)) die("removing the old rules failed");
         }
+        if (loop) loop->stop();
+        if (stream) mr.device = stream->stop();
         need(pool->shutdown(), "remove the twins");
         results.push_back(std::move(mr));
     }
@@ -217,6 +288,12 @@ int main(int argc, char** argv) {
                new_route_p50 <= 1.0 ? "met" : "NOT met");
     for (auto& r : results)
         if (r.failures) fmt::print("{}: {} of {} runs failed (rolled back)\n", r.mode, r.failures, runs);
+    for (auto& r : results)
+        if (!r.device.is_null())
+            fmt::print("the car during the {} moves ({} Hz confirmable CoAP through the switch): sent {}, acked {}, "
+                       "lost {}, acked only after a retransmission {}, RTT p50 {:.3f} ms p99 {:.3f} ms\n",
+                       r.mode, stream_hz, r.device.value("sent", 0), r.device.value("acked", 0), r.device.value("lost", 0),
+                       r.device.value("retransmitted", 0), r.device["rtt_ms"].value("p50", 0.0), r.device["rtt_ms"].value("p99", 0.0));
     fmt::print("reproduce: {}\n", command);
 
     if (!json_out.empty()) {
@@ -228,6 +305,7 @@ int main(int argc, char** argv) {
             m["effective"] = {{"p50", bench::median(r.effective)}, {"p95", bench::percentile(r.effective, 95)},
                               {"p99", bench::percentile(r.effective, 99)}};
             m["failures"] = r.failures;
+            m["device"] = r.device;
             summary[r.mode] = m;
         }
         std::ofstream(json_out) << json{{"command", command}, {"summary", summary}, {"runs", per_run},
@@ -235,6 +313,6 @@ int main(int argc, char** argv) {
                                        .dump(2);
     }
     int failed = 0;
-    for (auto& r : results) failed += r.failures;
+    for (auto& r : results) failed += r.failures + (r.device.is_null() ? 0 : r.device.value("lost", 0));
     return failed == 0 ? 0 : 1;
 }
