@@ -376,6 +376,7 @@ http_response md_manager::handle(const http_request& r) {
                     if (auto a = find(reg->device)) {
                         answer.body["device"] = a->device;
                         answer.body["twin"] = a->twin;
+                        answer.body["timeout_ms"] = p_->o.timeout.count();
                     }
                 if (status == 503) answer.headers.emplace_back("Retry-After", "1");
                 return answer;

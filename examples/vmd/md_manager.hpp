@@ -5,8 +5,8 @@
 //                                    {host, id, address, port}, "timeout_ms"}; without "host"
 //                                    the default host, else the one serving fewest devices.
 //                                    409 when registered and its twin answers (the body says
-//                                    which twin); 400 naming the bad field; 503 saying why
-//                                    no twin could be had.
+//                                    which twin, and the timeout); 400 naming the bad field;
+//                                    503 saying why no twin could be had.
 //   GET    /devices                  {"devices": [assignment, ...]}
 //   GET    /devices/{id}             the assignment: {device, twin, registered_at,
 //                                    last_heard_ms, heartbeats, registrations}; 404

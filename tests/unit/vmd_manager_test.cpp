@@ -216,6 +216,7 @@ TEST_CASE("vmd manager over HTTP: register 201, again 409 while its twin answers
     auto again = m.call_json("POST", "/devices", R"({"device": "car-1"})", 409);
     CHECK_THAT(again["error"].get<std::string>(), Catch::Contains("registered and its twin"));
     CHECK(again["twin"] == first["twin"]);
+    CHECK(again["timeout_ms"] == 10000);   // the device's heartbeat interval follows it
 
     // Least loaded: a serves car-1, so b.
     auto second = m.call_json("POST", "/devices", R"({"device": "car-2"})", 201);
