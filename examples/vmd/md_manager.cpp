@@ -142,6 +142,13 @@ struct md_manager::impl {
         return claim{this, std::string(device)};
     }
 
+    // Why `device` has no assignment, for a 404. Under `mu`.
+    std::string not_registered(std::string_view device) const {
+        auto f = farewells.find(device);
+        return fmt::format("device {} is not registered{}; POST /devices to register", device,
+                           f == farewells.end() ? std::string{} : ": " + f->second);
+    }
+
     // The host serving fewest devices; ties go to the first in the supply's order. Under `mu`.
     std::string least_loaded() const {
         std::map<std::string_view, std::size_t> load;
@@ -254,7 +261,10 @@ result<released> md_manager::release_device(std::string_view device) {
     auto claimed = i.take(device);
     if (!claimed) return claimed.error();
     auto a = find(device);
-    if (!a) return make_failure(error::not_found, fmt::format("device {} is not registered", device));
+    if (!a) {
+        std::lock_guard lk(i.mu);
+        return make_failure(error::not_found, i.not_registered(device));
+    }
     released out{a->twin, {}};
     if (auto r = i.supply->release(device, false); !r) out.twin_error = r.error().what();
     {
@@ -275,9 +285,7 @@ result<void> md_manager::heartbeat(std::string_view device) {
         ++it->second.heartbeats;
         return ok();
     }
-    auto f = i.farewells.find(device);
-    return make_failure(error::not_found, fmt::format("device {} is not registered{}; POST /devices to register", device,
-                                                      f == i.farewells.end() ? std::string{} : ": " + f->second));
+    return make_failure(error::not_found, i.not_registered(device));
 }
 
 std::optional<assignment> md_manager::find(std::string_view device) const {
@@ -388,9 +396,10 @@ http_response md_manager::handle(const http_request& r) {
         }
         case md_resource::device: {
             if (r.method == "GET") {
-                auto a = find(t.device);
-                if (!a) return error_answer(404, fmt::format("device {} is not registered", t.device));
-                return {200, to_json(*a, now), {}};
+                std::lock_guard lk(p_->mu);
+                auto a = p_->devices.find(t.device);
+                if (a == p_->devices.end()) return error_answer(404, p_->not_registered(t.device));
+                return {200, to_json(a->second, now), {}};
             }
             auto gone = release_device(t.device);
             if (!gone) return error_answer(status_of(gone.error()), gone.error().message);

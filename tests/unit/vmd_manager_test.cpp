@@ -291,6 +291,8 @@ TEST_CASE("vmd manager: a device silent for the timeout is released, its state s
     CHECK(m.twins->released_as_gone == 0);   // the twin was alive: asked to let go
     auto hb = m.call_json("POST", "/devices/car-5/heartbeat", {}, 404);
     CHECK_THAT(hb["error"].get<std::string>(), Catch::Contains("after 300 ms without a heartbeat"));
+    auto get = m.call_json("GET", "/devices/car-5", {}, 404);
+    CHECK_THAT(get["error"].get<std::string>(), Catch::Contains("after 300 ms without a heartbeat; POST /devices to register"));
 
     auto back = m.call_json("POST", "/devices", R"({"device": "car-5"})", 201);
     CHECK(back["registrations"] == 2);
