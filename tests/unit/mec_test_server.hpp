@@ -1,0 +1,107 @@
+// A minimal HTTP/1.1 server on loopback (Boost.Beast) for the MEC client tests: it records
+// every request (method, target, headers, body) and answers with what the test's handler
+// returns. One connection at a time, keep-alive honoured (the clients reuse theirs).
+#pragma once
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace migrate::test {
+
+struct recorded_request {
+    std::string method;
+    std::string target;
+    std::map<std::string, std::string> headers;   // lower-case names
+    std::string body;
+};
+
+struct canned_reply {
+    unsigned status = 200;
+    std::string body;   // sent as application/json when not empty
+};
+
+class mec_test_server {
+public:
+    using handler = std::function<canned_reply(const recorded_request&)>;
+
+    explicit mec_test_server(handler h)
+        : handler_(std::move(h)), acceptor_(io_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
+        thread_ = std::thread([this] { serve(); });
+    }
+    ~mec_test_server() {
+        stopping_ = true;
+        boost::system::error_code ec;
+        // Wake the blocking accept/read with a connection of our own, then join.
+        boost::asio::io_context wake;
+        boost::asio::ip::tcp::socket s(wake);
+        s.connect({boost::asio::ip::make_address("127.0.0.1"), port()}, ec);
+        s.close(ec);
+        if (auto* c = current_.load()) c->shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+        thread_.join();
+    }
+
+    unsigned short port() const { return acceptor_.local_endpoint().port(); }
+    std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port()); }
+
+    std::vector<recorded_request> requests() const {
+        std::lock_guard lock(mutex_);
+        return requests_;
+    }
+
+private:
+    void serve() {
+        namespace http = boost::beast::http;
+        while (!stopping_) {
+            boost::asio::ip::tcp::socket socket(io_);
+            boost::system::error_code ec;
+            acceptor_.accept(socket, ec);
+            if (ec || stopping_) return;
+            current_ = &socket;
+            boost::beast::flat_buffer buffer;
+            for (;;) {
+                http::request<http::string_body> req;
+                http::read(socket, buffer, req, ec);
+                if (ec) break;
+                recorded_request r{std::string(req.method_string()), std::string(req.target()), {}, req.body()};
+                for (auto& f : req) {
+                    std::string name(f.name_string());
+                    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                    r.headers[name] = std::string(f.value());
+                }
+                {
+                    std::lock_guard lock(mutex_);
+                    requests_.push_back(r);
+                }
+                canned_reply c = handler_(r);
+                http::response<http::string_body> res{static_cast<http::status>(c.status), req.version()};
+                if (!c.body.empty()) res.set(http::field::content_type, "application/json");
+                res.body() = c.body;
+                res.keep_alive(req.keep_alive());
+                res.prepare_payload();
+                http::write(socket, res, ec);
+                if (ec || !req.keep_alive()) break;
+            }
+            current_ = nullptr;
+            socket.close(ec);
+        }
+    }
+
+    handler handler_;
+    boost::asio::io_context io_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    std::atomic<bool> stopping_{false};
+    std::atomic<boost::asio::ip::tcp::socket*> current_{nullptr};
+    mutable std::mutex mutex_;
+    std::vector<recorded_request> requests_;
+    std::thread thread_;
+};
+
+}  // namespace migrate::test
