@@ -4,7 +4,11 @@
 #pragma once
 
 #include <migrate/json.hpp>
+#include <migrate/mec/client.hpp>
+#include <migrate/mec/time_stamp.hpp>
 #include <migrate/result.hpp>
+
+#include <fmt/format.h>
 
 #include <cstdint>
 #include <optional>
@@ -109,6 +113,18 @@ private:
     std::string ptr_;
 };
 
+/// A MEC TimeStamp. The specs' schemas say `nanoSeconds`, some of their own examples say
+/// `nanoseconds`: both are read.
+inline time_stamp read_time(const reader& r) {
+    time_stamp t;
+    t.seconds = r.integer("seconds");
+    if (auto n = r.opt_integer("nanoSeconds")) t.nanoseconds = *n;
+    else t.nanoseconds = r.opt_integer("nanoseconds").value_or(0);
+    return t;
+}
+
+inline json time_json(const time_stamp& t) { return json{{"seconds", t.seconds}, {"nanoSeconds", t.nanoseconds}}; }
+
 /// Run a parse function, turning a `reader` complaint into a failure.
 template <class F>
 auto parse_guarded(F f) -> result<decltype(f())> {
@@ -117,6 +133,25 @@ auto parse_guarded(F f) -> result<decltype(f())> {
     } catch (const migration_error& e) {
         return e.details();
     }
+}
+
+/// Parse a reply; a parse failure names the request too.
+template <class T, class F>
+result<T> reply_as(api_client& api, const char* method, const std::string& path, result<json> j, F parse) {
+    if (!j) return j.error();
+    auto v = parse(*j);
+    if (!v) return make_failure(error::protocol_error, fmt::format("{} {}: {}", method, api.url(path), v.error().message));
+    return v;
+}
+
+/// "http://x/location/v2/subscriptions/zonalTraffic/sub123" or "sub123" -> "sub123": a
+/// subscription is deleted on the client's own base URL, whatever host the platform put in
+/// the resource URL (AdvantEDGE answers with its internal name).
+inline std::string subscription_id(const std::string& url_or_id) {
+    auto s = url_or_id;
+    while (!s.empty() && s.back() == '/') s.pop_back();
+    auto slash = s.rfind('/');
+    return slash == std::string::npos ? s : s.substr(slash + 1);
 }
 
 }  // namespace migrate::mec::detail

@@ -9,6 +9,9 @@ namespace migrate::mec {
 using detail::bad_field;
 using detail::parse_guarded;
 using detail::reader;
+using detail::read_time;
+using detail::reply_as;
+using detail::subscription_id;
 
 std::string_view to_string(location_flavour f) { return f == location_flavour::v2 ? "v2" : "v3"; }
 
@@ -53,14 +56,6 @@ std::vector<user_event_type> read_events(const reader& r, const char* key) {
         if (!ok) bad_field(r.at_ptr(key) + "/" + std::to_string(i), fmt::format("'{}' is not a UserEventType", names[i]));
     }
     return out;
-}
-
-time_stamp read_time(const reader& r) {
-    time_stamp t;
-    t.seconds = r.integer("seconds");
-    if (auto n = r.opt_integer("nanoSeconds")) t.nanoseconds = *n;
-    else t.nanoseconds = r.opt_integer("nanoseconds").value_or(0);
-    return t;
 }
 
 void read_location(const reader& r, std::optional<double>& lat, std::optional<double>& lon) {
@@ -151,14 +146,6 @@ json events_json(const std::vector<user_event_type>& es) {
     return a;
 }
 
-/// "http://x/location/v2/subscriptions/zonalTraffic/sub123" or "sub123" -> "sub123".
-std::string subscription_id(const std::string& url_or_id) {
-    auto s = url_or_id;
-    while (!s.empty() && s.back() == '/') s.pop_back();
-    auto slash = s.rfind('/');
-    return slash == std::string::npos ? s : s.substr(slash + 1);
-}
-
 }  // namespace
 
 result<zonal_presence_notification> parse_zonal_presence_notification(const json& body) {
@@ -226,12 +213,8 @@ result<std::vector<user_info>> location_client::users(const user_query& q) {
     add("zoneId", q.zone_ids);
     add("accessPointId", q.access_point_ids);
     add("address", q.addresses);
-    auto j = api_.call("GET", "/queries/users" + query);
-    if (!j) return j.error();
-    auto users = parse_user_list(*j);
-    if (!users) return make_failure(error::protocol_error,
-                                    fmt::format("GET {}: {}", api_.url("/queries/users" + query), users.error().message));
-    return users;
+    const std::string p = "/queries/users" + query;
+    return reply_as<std::vector<user_info>>(api_, "GET", p, api_.call("GET", p), parse_user_list);
 }
 
 result<user_info> location_client::user(const std::string& address) {
@@ -243,15 +226,6 @@ result<user_info> location_client::user(const std::string& address) {
 }
 
 namespace {
-/// Parse a reply; a parse failure names the request too.
-template <class T, class F>
-result<T> reply_as(api_client& api, const char* method, const std::string& path, result<json> j, F parse) {
-    if (!j) return j.error();
-    auto v = parse(*j);
-    if (!v) return make_failure(error::protocol_error, fmt::format("{} {}: {}", method, api.url(path), v.error().message));
-    return v;
-}
-
 template <class T>
 result<T> single(const json& body, const char* wrapper, T (*read)(const reader&)) {
     return parse_guarded([&] { return read(unwrap(body, wrapper)); });

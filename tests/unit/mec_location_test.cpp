@@ -11,6 +11,7 @@ using namespace migrate;
 using namespace migrate::mec;
 using migrate::test::canned_reply;
 using migrate::test::mec_test_server;
+using migrate::test::options_for;
 using migrate::test::recorded_request;
 
 namespace {
@@ -49,13 +50,6 @@ zonal_traffic_subscription example_zonal_sub() {
     return s;
 }
 
-client_options options_for(const mec_test_server& srv) {
-    client_options o;
-    o.base_url = srv.base_url();
-    o.sandbox = "sbx1";
-    o.bearer_token = "t0k3n";
-    return o;
-}
 }  // namespace
 
 TEST_CASE("a v2 zonal presence notification from the spec's example parses, link object and nanoseconds included", "[mec][location]") {

@@ -3,6 +3,8 @@
 // returns. One connection at a time, keep-alive honoured (the clients reuse theirs).
 #pragma once
 
+#include <migrate/mec/client.hpp>
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -103,5 +105,14 @@ private:
     std::vector<recorded_request> requests_;
     std::thread thread_;
 };
+
+/// A client of `srv` under sandbox "sbx1" with token "t0k3n" (what the tests check for).
+inline mec::client_options options_for(const mec_test_server& srv) {
+    mec::client_options o;
+    o.base_url = srv.base_url();
+    o.sandbox = "sbx1";
+    o.bearer_token = "t0k3n";
+    return o;
+}
 
 }  // namespace migrate::test

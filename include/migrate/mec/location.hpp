@@ -11,6 +11,7 @@
 
 #include <migrate/json.hpp>
 #include <migrate/mec/client.hpp>
+#include <migrate/mec/time_stamp.hpp>
 #include <migrate/result.hpp>
 
 #include <cstdint>
@@ -23,13 +24,6 @@ namespace migrate::mec {
 enum class location_flavour { v2, v3 };
 std::string_view to_string(location_flavour f);
 inline std::string_view format_as(location_flavour f) { return to_string(f); }
-
-/// MEC013 TimeStamp. The spec's schema says `nanoSeconds`, its own examples say
-/// `nanoseconds`: both are read.
-struct time_stamp {
-    std::int64_t seconds = 0;
-    std::int64_t nanoseconds = 0;
-};
 
 enum class user_event_type { entering, leaving, transferring };
 std::string_view to_string(user_event_type e);   ///< "Entering", "Leaving", "Transferring"
