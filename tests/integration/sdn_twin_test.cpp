@@ -30,6 +30,7 @@
 #include <fmt/format.h>
 
 #include <future>
+#include <sstream>
 
 using namespace migrate;
 using namespace std::chrono_literals;
@@ -172,4 +173,84 @@ TEST_CASE("sdn: a car's twin follows it from host a to host b during a 100 Hz Co
     CHECK_FALSE(flows_mention(*flows, first->address + "->") );
     CHECK_FALSE(flows_mention(*flows, "nw_src=" + first->address));
     loop.stop();
+}
+
+TEST_CASE("sdn: the migrate-vmd-controller program follows a car the same way (its JSON reports, 0 records lost, its "
+          "twins removed when it stops)",
+          "[ovs][sdn][vmd][controller]") {
+    const auto& tb = shared_testbed();
+    for (auto h : {"a", "b"}) {
+        auto e = migrate::test::engine_on(h);
+        wl::ensure_image(e, image::vmd_twin_recipe(MIGRATE_VMD_TWIN), twin_image);
+    }
+    test::redis_server redis{tb.client_address()};
+    (void)ovs::ovs_lab::down("sdc");
+    auto lab = ovs::ovs_lab::open({.prefix = "sdc"});
+    REQUIRE_OK(lab);
+    const auto port = test::free_port();
+    testbed::sdn_access_options ao;
+    ao.controllers = {fmt::format("tcp:127.0.0.1:{}", port)};
+    auto access = testbed::make_sdn_access(*lab, tb, ao);
+    REQUIRE_OK(access);
+    struct lab_down {
+        ovs::ovs_lab& l;
+        ~lab_down() { (void)l.down(); }
+    } lab_down_at_end{*lab};
+
+    const auto& links = access->host_links;
+    test::scratch_dir dir{"sdn-controller"};
+    const auto log = dir.path / "controller.log";
+    test::program controller{{MIGRATE_VMD_CONTROLLER, "--testbed", test::shared_testbed_name(), "--listen",
+                              fmt::format("127.0.0.1:{}", port), "--store", fmt::format("redis://{}/", redis.address()),
+                              "--image", twin_image, "--service-address", access->service_address, "--service-mac",
+                              access->service_mac, "--link",
+                              fmt::format("a={},{}", links.at("a").ofport, links.at("a").mac), "--link",
+                              fmt::format("b={},{}", links.at("b").ofport, links.at("b").mac), "--port-host",
+                              fmt::format("{}=a", access->attachments[0].ofport), "--port-host",
+                              fmt::format("{}=b", access->attachments[1].ofport), "--device",
+                              fmt::format("{}={},{}", access->device_mac, access->attachments[0].ofport,
+                                          access->device_address),
+                              "--json"},
+                             log};
+    auto log_has = [&](const std::string& text) { return test::read_text(log).find(text) != std::string::npos; };
+    bool following = wl::eventually([&] { return log_has("following 1 device(s)"); }, 60s);
+    INFO(test::read_text(log));
+    REQUIRE(following);
+
+    const auto device_id = vmd::device_id_of(access->device_mac);
+    auto sim = std::async(std::launch::async, [&] {
+        return migrate::detail::run({"ip", "netns", "exec", access->device_netns, MIGRATE_MD_SIM, "--address",
+                                     access->service_address, "--device", device_id, "--rate", "100", "--count", "400",
+                                     "--json", "--verify"},
+                                    {.timeout = 60s, .stdin_data = {}, .cwd = {}});
+    });
+    std::this_thread::sleep_for(1500ms);
+    REQUIRE_OK(access->attach_device(1));
+    auto out = sim.get();
+    REQUIRE_OK(out);
+    INFO("md-sim: " << out->out << out->err);
+    auto result = json::parse(out->out);
+    CHECK(result["summary"]["acked"] == 400);
+    CHECK(result["summary"]["lost"] == 0);
+    CHECK(result["verify"]["ok"] == true);
+
+    // The move, as the program printed it: one JSON report per line on its stdout.
+    REQUIRE(wl::eventually([&] { return log_has("\"strategy\":\"replica_pool\""); }, 20s));
+    json report;
+    std::istringstream lines(test::read_text(log));
+    for (std::string line; std::getline(lines, line);)
+        if (line.rfind("{", 0) == 0 && line.find("\"replica_pool\"") != std::string::npos) report = json::parse(line);
+    CHECK(report["success"] == true);
+    CHECK(report["target"] == "b");
+    CHECK(report["details"]["instantiation"] == "pooled");
+
+    // Stopped, it removes its twins from both hosts.
+    CHECK(controller.stop(std::chrono::seconds{30}));
+    CHECK(log_has("twins removed"));
+    for (auto h : {"a", "b"}) {
+        auto e = migrate::test::engine_on(h);
+        auto left = e.list_containers(true, "migrate.replica_pool=vmdc");
+        REQUIRE_OK(left);
+        CHECK(left->empty());
+    }
 }
