@@ -1,6 +1,7 @@
 // A minimal HTTP/1.1 server on loopback (Boost.Beast) for the MEC client tests: it records
 // every request (method, target, headers, body) and answers with what the test's handler
-// returns. One connection at a time, keep-alive honoured (the clients reuse theirs).
+// returns. A thread per connection, keep-alive honoured (a client holding one connection
+// open must not block another client's).
 #pragma once
 
 #include <migrate/mec/client.hpp>
@@ -9,8 +10,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -46,8 +49,14 @@ public:
         boost::asio::ip::tcp::socket s(wake);
         s.connect({boost::asio::ip::make_address("127.0.0.1"), port()}, ec);
         s.close(ec);
-        if (auto* c = current_.load()) c->shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
         thread_.join();
+        std::vector<std::thread> conns;
+        {
+            std::lock_guard lock(mutex_);
+            for (auto& c : sockets_) c->shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+            conns.swap(connections_);
+        }
+        for (auto& t : conns) t.join();
     }
 
     unsigned short port() const { return acceptor_.local_endpoint().port(); }
@@ -60,49 +69,56 @@ public:
 
 private:
     void serve() {
-        namespace http = boost::beast::http;
         while (!stopping_) {
-            boost::asio::ip::tcp::socket socket(io_);
+            auto socket = std::make_shared<boost::asio::ip::tcp::socket>(io_);
             boost::system::error_code ec;
-            acceptor_.accept(socket, ec);
+            acceptor_.accept(*socket, ec);
             if (ec || stopping_) return;
-            current_ = &socket;
-            boost::beast::flat_buffer buffer;
-            for (;;) {
-                http::request<http::string_body> req;
-                http::read(socket, buffer, req, ec);
-                if (ec) break;
-                recorded_request r{std::string(req.method_string()), std::string(req.target()), {}, req.body()};
-                for (auto& f : req) {
-                    std::string name(f.name_string());
-                    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-                    r.headers[name] = std::string(f.value());
-                }
-                {
-                    std::lock_guard lock(mutex_);
-                    requests_.push_back(r);
-                }
-                canned_reply c = handler_(r);
-                http::response<http::string_body> res{static_cast<http::status>(c.status), req.version()};
-                if (!c.body.empty()) res.set(http::field::content_type, "application/json");
-                res.body() = c.body;
-                res.keep_alive(req.keep_alive());
-                res.prepare_payload();
-                http::write(socket, res, ec);
-                if (ec || !req.keep_alive()) break;
-            }
-            current_ = nullptr;
-            socket.close(ec);
+            std::lock_guard lock(mutex_);
+            sockets_.push_back(socket);
+            connections_.emplace_back([this, socket] { converse(*socket); });
         }
+    }
+
+    void converse(boost::asio::ip::tcp::socket& socket) {
+        namespace http = boost::beast::http;
+        boost::system::error_code ec;
+        boost::beast::flat_buffer buffer;
+        for (;;) {
+            http::request<http::string_body> req;
+            http::read(socket, buffer, req, ec);
+            if (ec) break;
+            recorded_request r{std::string(req.method_string()), std::string(req.target()), {}, req.body()};
+            for (auto& f : req) {
+                std::string name(f.name_string());
+                for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                r.headers[name] = std::string(f.value());
+            }
+            canned_reply c;
+            {
+                std::lock_guard lock(mutex_);   // the handler sees the requests in order
+                requests_.push_back(r);
+                c = handler_(r);
+            }
+            http::response<http::string_body> res{static_cast<http::status>(c.status), req.version()};
+            if (!c.body.empty()) res.set(http::field::content_type, "application/json");
+            res.body() = c.body;
+            res.keep_alive(req.keep_alive());
+            res.prepare_payload();
+            http::write(socket, res, ec);
+            if (ec || !req.keep_alive()) break;
+        }
+        socket.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
     }
 
     handler handler_;
     boost::asio::io_context io_;
     boost::asio::ip::tcp::acceptor acceptor_;
     std::atomic<bool> stopping_{false};
-    std::atomic<boost::asio::ip::tcp::socket*> current_{nullptr};
     mutable std::mutex mutex_;
     std::vector<recorded_request> requests_;
+    std::vector<std::shared_ptr<boost::asio::ip::tcp::socket>> sockets_;
+    std::vector<std::thread> connections_;
     std::thread thread_;
 };
 

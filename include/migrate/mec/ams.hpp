@@ -12,6 +12,7 @@
 
 #include <migrate/json.hpp>
 #include <migrate/mec/client.hpp>
+#include <migrate/mec/endpoint.hpp>
 #include <migrate/mec/time_stamp.hpp>
 #include <migrate/result.hpp>
 
@@ -70,11 +71,6 @@ struct adjacent_app_info_subscription {
     std::string app_instance_id;                 ///< filterCriteria.appInstanceId
     std::optional<time_stamp> expiry_deadline;
     std::string self_url;
-};
-
-struct endpoint {
-    std::string host;
-    std::int64_t port = 0;
 };
 
 /// An app instance and where it listens (targetAppInfo / adjacentAppInfo).
