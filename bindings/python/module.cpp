@@ -225,4 +225,5 @@ PYBIND11_MODULE(_migrate, m) {
     bind_state_store(m);
     bind_openflow(m);
     bind_sdn(m);
+    bind_mec_sim(m);
 }

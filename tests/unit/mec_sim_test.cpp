@@ -30,6 +30,19 @@ void require_fields(const json& j, std::initializer_list<const char*> fields) {
     }
 }
 
+/// The emulator on a free loopback port, clock paused (time scale 0): only forced moves
+/// change anything, so that the tests are deterministic.
+std::unique_ptr<emulator> start_paused(const char* file, std::string base_path = {}) {
+    auto s = scenario::load(data_dir / file);
+    REQUIRE_OK(s);
+    emulator_options o;
+    o.base_path = std::move(base_path);
+    o.time_scale = 0;
+    auto emu = emulator::start(std::move(*s), o);
+    REQUIRE_OK(emu);
+    return std::move(*emu);
+}
+
 /// Collects the notifications POSTed to it.
 struct listener {
     std::mutex m;
@@ -61,14 +74,8 @@ struct listener {
 }  // namespace
 
 TEST_CASE("emulator: MEC013 v2 queries under the sandbox's base path", "[mec][sim]") {
-    auto s = scenario::load(data_dir / "monaco-dual-mep-short-path.json");
-    REQUIRE_OK(s);
-    emulator_options o;
-    o.base_path = "/sbx1/mep1";
-    o.time_scale = 0;   // paused: only forced moves change anything
-    auto emu = emulator::start(std::move(*s), o);
-    REQUIRE_OK(emu);
-    auto port = (*emu)->port();
+    auto emu = start_paused("monaco-dual-mep-short-path.json", "/sbx1/mep1");
+    auto port = emu->port();
     const std::string loc = "/sbx1/mep1/location/v2";
 
     auto zones = test::beast_exchange(port, "GET", loc + "/queries/zones");
@@ -81,7 +88,7 @@ TEST_CASE("emulator: MEC013 v2 queries under the sandbox's base path", "[mec][si
         require_fields(z, {"zoneId", "numberOfAccessPoints", "numberOfUnserviceableAccessPoints", "numberOfUsers", "resourceURL"});
         users += z["numberOfUsers"].get<std::size_t>();
     }
-    CHECK(users == (*emu)->model().ues().size());
+    CHECK(users == emu->model().ues().size());
 
     auto user = test::beast_exchange(port, "GET", loc + "/queries/users?address=acr%3A10.1.0.1");
     REQUIRE(user.status == 200);
@@ -91,18 +98,18 @@ TEST_CASE("emulator: MEC013 v2 queries under the sandbox's base path", "[mec][si
     require_fields(u, {"address", "accessPointId", "zoneId", "resourceURL", "timestamp"});
     require_fields(u["timestamp"], {"seconds", "nanoSeconds"});
     CHECK(u["address"] == "10.1.0.1");
-    CHECK(u["zoneId"] == (*emu)->model().find_access_point(u["accessPointId"].get<std::string>())->zone);
+    CHECK(u["zoneId"] == emu->model().find_access_point(u["accessPointId"].get<std::string>())->zone);
 
     auto aps = test::beast_exchange(port, "GET", loc + "/queries/zones/zone04/accessPoints");
     REQUIRE(aps.status == 200);
     auto al = json::parse(aps.body).at("accessPointList");
     require_fields(al, {"zoneId", "resourceURL", "accessPoint"});
-    CHECK(al["accessPoint"].size() == (*emu)->model().find_zone("zone04")->access_points.size());
+    CHECK(al["accessPoint"].size() == emu->model().find_zone("zone04")->access_points.size());
     for (auto& a : al["accessPoint"]) require_fields(a, {"accessPointId", "connectionType", "operationStatus", "numberOfUsers", "resourceURL"});
 
     const access_point* wifi = nullptr;
-    for (auto& name : (*emu)->model().find_zone("zone04")->access_points)
-        if (auto* a = (*emu)->model().find_access_point(name); a->type == poa_type::wifi && !wifi) wifi = a;
+    for (auto& name : emu->model().find_zone("zone04")->access_points)
+        if (auto* a = emu->model().find_access_point(name); a->type == poa_type::wifi && !wifi) wifi = a;
     REQUIRE(wifi);
     auto one = test::beast_exchange(port, "GET", loc + "/queries/zones/zone04/accessPoints/" + wifi->name);
     REQUIRE(one.status == 200);
@@ -117,13 +124,8 @@ TEST_CASE("emulator: MEC013 v2 queries under the sandbox's base path", "[mec][si
 }
 
 TEST_CASE("emulator: a forced move out of a zone notifies zonal traffic and user tracking subscribers", "[mec][sim]") {
-    auto s = scenario::load(data_dir / "monaco-dual-mep-short-path.json");
-    REQUIRE_OK(s);
-    emulator_options o;
-    o.time_scale = 0;
-    auto emu = emulator::start(std::move(*s), o);
-    REQUIRE_OK(emu);
-    auto port = (*emu)->port();
+    auto emu = start_paused("monaco-dual-mep-short-path.json");
+    auto port = emu->port();
     listener l;
     auto notify = [&](const char* who) { return fmt::format("{}/notify/{}", l.server->url(), who); };
 
@@ -186,33 +188,28 @@ TEST_CASE("emulator: a forced move out of a zone notifies zonal traffic and user
     CHECK(got[4]["body"]["zonalPresenceNotification"]["zoneId"] == "zone04");
     CHECK(got[4]["body"]["zonalPresenceNotification"]["userEventType"] == "Entering");
     // The emulator counts a notification once the listener has answered it.
-    for (int i = 0; i < 100 && (*emu)->notifications_sent() < 5; ++i) std::this_thread::sleep_for(10ms);
-    CHECK((*emu)->notifications_sent() == 5);
-    CHECK((*emu)->notifications_failed() == 0);
+    for (int i = 0; i < 100 && emu->notifications_sent() < 5; ++i) std::this_thread::sleep_for(10ms);
+    CHECK(emu->notifications_sent() == 5);
+    CHECK(emu->notifications_failed() == 0);
 }
 
 TEST_CASE("emulator: the time scale replays the scenario faster", "[mec][sim]") {
-    auto s = scenario::load(data_dir / "monaco-4g-5g-wifi-macro.json");
-    REQUIRE_OK(s);
-    emulator_options o;
-    o.time_scale = 0;
-    auto emu = emulator::start(std::move(*s), o);
-    REQUIRE_OK(emu);
-    auto paused = json::parse(test::beast_exchange((*emu)->port(), "GET", "/sim/v1/state").body);
+    auto emu = start_paused("monaco-4g-5g-wifi-macro.json");
+    auto paused = json::parse(test::beast_exchange(emu->port(), "GET", "/sim/v1/state").body);
     std::this_thread::sleep_for(300ms);
-    CHECK(json::parse(test::beast_exchange((*emu)->port(), "GET", "/sim/v1/state").body)["time"] == paused["time"]);
-    auto fast = test::beast_exchange((*emu)->port(), "PUT", "/sim/v1/timeScale", R"({"timeScale": 200})");
+    CHECK(json::parse(test::beast_exchange(emu->port(), "GET", "/sim/v1/state").body)["time"] == paused["time"]);
+    auto fast = test::beast_exchange(emu->port(), "PUT", "/sim/v1/timeScale", R"({"timeScale": 200})");
     REQUIRE(fast.status == 200);
     std::this_thread::sleep_for(500ms);
-    auto state = json::parse(test::beast_exchange((*emu)->port(), "GET", "/sim/v1/state").body);
+    auto state = json::parse(test::beast_exchange(emu->port(), "GET", "/sim/v1/state").body);
     CHECK(state["timeScale"] == 200);
     CHECK(state["time"].get<double>() >= 50);   // >= 0.4 s of real time at 200x, minus one tick
     // The car has moved away from its start.
-    auto* car = (*emu)->model().find_ue("10.100.0.1");
+    auto* car = emu->model().find_ue("10.100.0.1");
     for (auto& u : state["ues"])
         if (u["ue"] == "10.100.0.1")
             CHECK(distance_m(car->path.front(), {u["longitude"].get<double>(), u["latitude"].get<double>()}) > 10);
-    CHECK(test::beast_exchange((*emu)->port(), "PUT", "/sim/v1/timeScale", R"({"timeScale": -1})").status == 400);
-    (*emu)->stop();
-    (*emu)->stop();
+    CHECK(test::beast_exchange(emu->port(), "PUT", "/sim/v1/timeScale", R"({"timeScale": -1})").status == 400);
+    emu->stop();
+    emu->stop();
 }

@@ -116,6 +116,9 @@ from ._migrate import (  # noqa: F401
     SwitchConnection,
     connect_to_switch,
     OvsLab,
+    # the MEC platform emulator (docs/mec-sim.md)
+    MecScenario,
+    MecEmulator,
 )
 
 __all__ = [
@@ -198,4 +201,6 @@ __all__ = [
     "SwitchConnection",
     "connect_to_switch",
     "OvsLab",
+    "MecScenario",
+    "MecEmulator",
 ]
