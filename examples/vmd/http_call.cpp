@@ -37,6 +37,8 @@ result<json> http_reply::json_body() const {
 std::string http_reply::error_text() const {
     auto j = json::parse(body, nullptr, false);
     if (!j.is_discarded() && j.is_object() && j.contains("error") && j["error"].is_string()) return j["error"].get<std::string>();
+    // RFC 7807 ProblemDetails, what net::http_server answers for 404/405/413/500 of its own.
+    if (!j.is_discarded() && j.is_object() && j.contains("detail") && j["detail"].is_string()) return j["detail"].get<std::string>();
     return body;
 }
 

@@ -26,11 +26,11 @@
 // operation at a time per device (another one meanwhile gets 409 "busy").
 #pragma once
 
-#include "rest_server.hpp"
 #include "twin_supply.hpp"
 
 #include <migrate/events.hpp>
 #include <migrate/json.hpp>
+#include <migrate/net/http_server.hpp>
 #include <migrate/result.hpp>
 
 #include <chrono>
@@ -42,6 +42,9 @@
 #include <vector>
 
 namespace migrate::vmd {
+
+using net::http_request;
+using net::http_response;
 
 struct md_manager_options {
     std::chrono::milliseconds timeout{10'000};        ///< silence after which a device is released
@@ -122,7 +125,7 @@ public:
     md_manager(const md_manager&) = delete;
     md_manager& operator=(const md_manager&) = delete;
 
-    /// The REST API (the file comment): what a `rest_server` calls.
+    /// The REST API (the file comment): what a `net::http_server` calls.
     http_response handle(const http_request& r);
 
     /// POST /devices: `invalid_argument` (bad device, unknown host), `already_exists` (its

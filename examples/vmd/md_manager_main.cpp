@@ -5,7 +5,7 @@
 //
 //   migrate-md-manager --testbed vmt --store redis://10.112.136.1:6379/vmd/ --listen 10.112.136.1:8080
 #include "md_manager.hpp"
-#include "rest_server.hpp"
+#include <migrate/net/http_server.hpp>
 #include "twin_supply.hpp"
 
 #include <migrate/agent/protocol.hpp>
@@ -154,7 +154,7 @@ int main(int argc, char** argv) {
     if (auto f = twins->pool().fill(); !f) return fail("filling the pool: " + f.error().what());
     auto manager = migrate::vmd::md_manager::make(mo, twins, log);
     if (!manager) return fail(manager.error().what());
-    auto server = migrate::vmd::rest_server::start({.address = ep->host, .port = ep->port, .threads = threads},
+    auto server = migrate::net::http_server::start({.address = ep->host, .port = ep->port, .threads = threads},
                                                    [m = manager->get()](const auto& r) { return m->handle(r); });
     if (!server) return fail("--listen: " + server.error().what());
     say(fmt::format("md manager on {}: devices released after {} s without a heartbeat; pool {}", (*server)->url(),

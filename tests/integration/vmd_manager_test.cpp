@@ -13,7 +13,7 @@
 #include "workload_fixture.hpp"
 
 #include "md_manager.hpp"
-#include "rest_server.hpp"
+#include <migrate/net/http_server.hpp>
 #include "twin_supply.hpp"
 
 #include <migrate/detail/process.hpp>
@@ -111,8 +111,8 @@ TEST_CASE("vmd manager on the testbed: md-sim registers and streams, 0 lost; its
     auto manager = vmd::md_manager::make({.timeout = 3s}, twins, h);
     REQUIRE_OK(manager);
     auto& m = **manager;
-    auto server = vmd::rest_server::start({.address = tb.client_address(), .port = 0},
-                                          [&m](const vmd::http_request& r) { return m.handle(r); });
+    auto server = net::http_server::start({.address = tb.client_address(), .port = 0},
+                                          [&m](const net::http_request& r) { return m.handle(r); });
     REQUIRE_OK(server);
     const auto url = (*server)->url();
 

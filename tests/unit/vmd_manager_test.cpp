@@ -9,7 +9,7 @@
 #include "coap_call.hpp"
 #include "http_call.hpp"
 #include "md_manager.hpp"
-#include "rest_server.hpp"
+#include <migrate/net/http_server.hpp>
 #include "twin_protocol.hpp"
 
 #include <catch2/catch.hpp>
@@ -95,14 +95,14 @@ struct manager_on_loopback {
     std::shared_ptr<state_store> store = open_store("memory:");
     std::shared_ptr<loopback_twins> twins = std::make_shared<loopback_twins>(store);
     std::unique_ptr<md_manager> manager;
-    std::unique_ptr<rest_server> server;
+    std::unique_ptr<net::http_server> server;
 
     explicit manager_on_loopback(md_manager_options o = {}) {
         o.probe_timeout = 300ms;
         auto m = md_manager::make(o, twins);
         REQUIRE_OK(m);
         manager = std::move(*m);
-        auto s = rest_server::start({.address = "127.0.0.1", .port = 0, .threads = 4},
+        auto s = net::http_server::start({.address = "127.0.0.1", .port = 0, .threads = 4},
                                     [m = manager.get()](const http_request& r) { return m->handle(r); });
         REQUIRE_OK(s);
         server = std::move(*s);
@@ -374,28 +374,3 @@ TEST_CASE("vmd md-sim options: an address or a manager, not both; the manager as
     CHECK_THAT(o.validate().error().message, Catch::Contains("md_sim_options.reregister_after"));
 }
 
-TEST_CASE("vmd rest server: broken requests get 400, oversized bodies 413, a throwing handler 500", "[vmd][manager]") {
-    auto s = rest_server::start({.address = "127.0.0.1", .port = 0, .threads = 2, .body_limit = 100},
-                                [](const http_request& r) -> http_response {
-                                    if (r.target == "/throw") throw std::runtime_error("boom");
-                                    return {200, json{{"method", r.method}, {"body", r.body}}, {}};
-                                });
-    REQUIRE_OK(s);
-    auto url = (*s)->url();
-    auto echo = http_call({.url = url, .method = "POST", .target = "/x", .body = "{}"});
-    REQUIRE_OK(echo);
-    CHECK(echo->status == 200);
-    CHECK(echo->json_body().value()["body"] == "{}");
-    auto big = http_call({.url = url, .method = "POST", .target = "/x", .body = std::string(200, 'x')});
-    REQUIRE_OK(big);
-    CHECK(big->status == 413);
-    auto thrown = http_call({.url = url, .target = "/throw"});
-    REQUIRE_OK(thrown);
-    CHECK(thrown->status == 500);
-    CHECK(thrown->error_text() == "GET /throw: boom");
-    auto raw = migrate::test::raw_http("127.0.0.1", (*s)->port(), "NOT HTTP AT ALL");
-    CHECK(raw.status == 400);
-    auto refused = http_call({.url = "http://127.0.0.1:1", .target = "/"});
-    REQUIRE_FALSE(refused);
-    CHECK(refused.error_code() == error::daemon_unreachable);
-}
