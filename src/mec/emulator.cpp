@@ -140,12 +140,17 @@ struct emulator::impl {
         wake_notifier.notify_one();
     }
 
+    // Queries answer the state at the time they are asked, not at the clock's last tick.
+    void catch_up_locked() {
+        for (auto& c : track.advance(now_locked(), options.step_s)) notify_locked(c);
+    }
+
     void run_clock() {
         std::unique_lock lock(m);
         while (!stopping) {
             wake_clock.wait_for(lock, options.tick, [&] { return stopping; });
             if (stopping) break;
-            for (auto& c : track.advance(now_locked(), options.step_s)) notify_locked(c);
+            catch_up_locked();
         }
     }
 
@@ -272,6 +277,7 @@ net::http_router emulator::impl::routes() {
             return list.empty() || std::find(list.begin(), list.end(), v) != list.end();
         };
         std::lock_guard lock(m);
+        catch_up_locked();
         json users = json::array();
         for (auto& st : track.states())
             if (has(addresses, st.ue) && has(zones, st.zone) && has(aps, st.access_point)) users.push_back(user_info(st));
@@ -281,18 +287,21 @@ net::http_router emulator::impl::routes() {
     });
     r.route("GET", b + "/queries/zones", [this](const http_request& q) {
         std::lock_guard lock(m);
+        catch_up_locked();
         json zones = json::array();
         for (auto& z : model.zones()) zones.push_back(zone_info(z));
         return http_response::ok({{"zoneList", {{"zone", std::move(zones)}, {"resourceURL", url_of(q.target)}}}});
     });
     r.route("GET", b + "/queries/zones/{zoneId}", [this](const http_request& q) {
         std::lock_guard lock(m);
+        catch_up_locked();
         auto* z = model.find_zone(q.param("zoneId"));
         if (!z) return http_response::problem(404, fmt::format("no zone '{}'", q.param("zoneId")), q.path);
         return http_response::ok({{"zoneInfo", zone_info(*z)}});
     });
     r.route("GET", b + "/queries/zones/{zoneId}/accessPoints", [this](const http_request& q) {
         std::lock_guard lock(m);
+        catch_up_locked();
         auto* z = model.find_zone(q.param("zoneId"));
         if (!z) return http_response::problem(404, fmt::format("no zone '{}'", q.param("zoneId")), q.path);
         json aps = json::array();
@@ -301,6 +310,7 @@ net::http_router emulator::impl::routes() {
     });
     r.route("GET", b + "/queries/zones/{zoneId}/accessPoints/{accessPointId}", [this](const http_request& q) {
         std::lock_guard lock(m);
+        catch_up_locked();
         auto* a = model.find_access_point(q.param("accessPointId"));
         if (!a || a->zone != q.param("zoneId"))
             return http_response::problem(404, fmt::format("no access point '{}' in zone '{}'", q.param("accessPointId"), q.param("zoneId")), q.path);
@@ -334,6 +344,7 @@ net::http_router emulator::impl::routes() {
     const std::string sim = options.base_path + "/sim/v1";
     r.route("GET", sim + "/state", [this](const http_request&) {
         std::lock_guard lock(m);
+        catch_up_locked();
         return http_response::ok(sim_state());
     });
     r.route("POST", sim + "/ues/{ue}/accessPoint", [this](const http_request& q) {
@@ -343,6 +354,7 @@ net::http_router emulator::impl::routes() {
         if (ap == doc->end() || !(ap->is_string() || ap->is_null()))
             return http_response::problem(400, "accessPointId: expected a string (null releases the UE)", q.path);
         std::lock_guard lock(m);
+        catch_up_locked();
         auto c = track.force(q.param("ue"), ap->is_null() ? std::string{} : ap->get<std::string>());
         if (!c) return http_response::problem(404, c.error().message, q.path);
         notify_locked(*c);
@@ -424,6 +436,7 @@ result<void> emulator::set_time_scale(double scale) {
 
 result<ue_state> emulator::force(const std::string& ue, const std::string& access_point) {
     std::lock_guard lock(p_->m);
+    p_->catch_up_locked();
     auto c = p_->track.force(ue, access_point);
     if (!c) return c.error();
     p_->notify_locked(*c);
@@ -432,6 +445,7 @@ result<ue_state> emulator::force(const std::string& ue, const std::string& acces
 
 std::vector<ue_state> emulator::states() const {
     std::lock_guard lock(p_->m);
+    p_->catch_up_locked();
     return p_->track.states();
 }
 

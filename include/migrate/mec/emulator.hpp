@@ -16,6 +16,7 @@
 //   GET  /sim/v1/state                       scenario time, time scale, every UE's state
 //   POST /sim/v1/ues/{ue}/accessPoint        {"accessPointId": "w1"}; null releases the UE
 //   PUT  /sim/v1/timeScale                   {"timeScale": 10}; 0 pauses the clock
+// Every query answers the state at the time it is asked (the clock catches up first).
 // UE addresses are the scenario's UE names ("10.100.0.1"); a query may prefix them "acr:".
 // Not yet served: RNIS (MEC012), AMS (MEC021), MEC011, subscription `duration` expiry.
 #pragma once
@@ -67,6 +68,7 @@ public:
     result<void> set_time_scale(double scale);
     /// As the control endpoint: pins `ue` to `access_point` (empty: releases it) and notifies.
     result<ue_state> force(const std::string& ue, const std::string& access_point);
+    /// Every UE's state now (the clock catches up first, notifying as it goes).
     std::vector<ue_state> states() const;
     /// Notifications POSTed so far (answered 2xx), and failed.
     std::size_t notifications_sent() const noexcept;
