@@ -49,6 +49,21 @@ edge_host pool_host(const testbed::host& h) {
     return edge_host{h.name, h.address, std::make_shared<docker::engine>(o), h.work_dir, {}};
 }
 
+void twin_image_on_both_hosts() {
+    for (auto h : {"a", "b"}) {
+        auto e = migrate::test::engine_on(h);
+        wl::ensure_image(e, image::vmd_twin_recipe(MIGRATE_VMD_TWIN), twin_image);
+    }
+}
+
+// An OVS lab of this prefix, without what a crashed run of it left.
+result<ovs::ovs_lab> fresh_lab(const std::string& prefix) {
+    (void)ovs::ovs_lab::down(prefix);
+    auto lab = ovs::ovs_lab::open({.prefix = prefix});
+    REQUIRE_OK(lab);
+    return lab;
+}
+
 bool flows_mention(const std::vector<ovs::flow_entry>& flows, const std::string& text) {
     return std::any_of(flows.begin(), flows.end(), [&](auto& f) { return f.line.find(text) != std::string::npos; });
 }
@@ -59,16 +74,11 @@ TEST_CASE("sdn: a car's twin follows it from host a to host b during a 100 Hz Co
           "intact, flows on the switch",
           "[ovs][sdn][vmd]") {
     const auto& tb = shared_testbed();
-    for (auto h : {"a", "b"}) {
-        auto e = migrate::test::engine_on(h);
-        wl::ensure_image(e, image::vmd_twin_recipe(MIGRATE_VMD_TWIN), twin_image);
-    }
+    twin_image_on_both_hosts();
     // The twins' state store, on the testbed's client side where every container can reach it.
     test::redis_server redis{tb.client_address()};
 
-    (void)ovs::ovs_lab::down("sdt");
-    auto lab = ovs::ovs_lab::open({.prefix = "sdt"});
-    REQUIRE_OK(lab);
+    auto lab = fresh_lab("sdt");
     auto listener = openflow::controller_listener::listen({.address = "127.0.0.1", .port = 0});
     REQUIRE_OK(listener);
     testbed::sdn_access_options ao;
@@ -179,14 +189,9 @@ TEST_CASE("sdn: the migrate-vmd-controller program follows a car the same way (i
           "twins removed when it stops)",
           "[ovs][sdn][vmd][controller]") {
     const auto& tb = shared_testbed();
-    for (auto h : {"a", "b"}) {
-        auto e = migrate::test::engine_on(h);
-        wl::ensure_image(e, image::vmd_twin_recipe(MIGRATE_VMD_TWIN), twin_image);
-    }
+    twin_image_on_both_hosts();
     test::redis_server redis{tb.client_address()};
-    (void)ovs::ovs_lab::down("sdc");
-    auto lab = ovs::ovs_lab::open({.prefix = "sdc"});
-    REQUIRE_OK(lab);
+    auto lab = fresh_lab("sdc");
     const auto port = test::free_port();
     testbed::sdn_access_options ao;
     ao.controllers = {fmt::format("tcp:127.0.0.1:{}", port)};
