@@ -181,6 +181,7 @@ void bind_state_store(py::module_& m);
 void bind_openflow(py::module_& m);
 void bind_sdn(py::module_& m);
 void bind_mec_sim(py::module_& m);
+void bind_mec(py::module_& m);
 
 /// An EdgeHost with a Docker engine on `socket` (Testbed.edge_host; migrator.cpp).
 edge_host edge_host_for(const std::string& name, const std::string& address, const std::filesystem::path& socket,

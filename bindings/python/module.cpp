@@ -226,4 +226,5 @@ PYBIND11_MODULE(_migrate, m) {
     bind_openflow(m);
     bind_sdn(m);
     bind_mec_sim(m);
+    bind_mec(m);
 }

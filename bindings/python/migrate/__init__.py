@@ -119,6 +119,12 @@ from ._migrate import (  # noqa: F401
     # the MEC platform emulator (docs/mec-sim.md)
     MecScenario,
     MecEmulator,
+    # the ETSI MEC API clients (docs/mec.md)
+    LocationClient,
+    parse_zonal_presence_notification,
+    AmsClient,
+    parse_mobility_procedure_notification,
+    AppSupportClient,
 )
 
 __all__ = [
@@ -203,4 +209,9 @@ __all__ = [
     "OvsLab",
     "MecScenario",
     "MecEmulator",
+    "LocationClient",
+    "parse_zonal_presence_notification",
+    "AmsClient",
+    "parse_mobility_procedure_notification",
+    "AppSupportClient",
 ]
