@@ -10,6 +10,7 @@
 namespace migrate::mec {
 
 using detail::bad_field;
+using detail::expect_type;
 using detail::parse_guarded;
 using detail::read_time;
 using detail::reader;
@@ -125,10 +126,6 @@ adjacent_app_info_subscription read_adjacent_sub(const reader& r) {
     return s;
 }
 
-void expect_type(const reader& r, const char* key, std::string_view expected) {
-    auto t = r.opt_str(key);
-    if (t && *t != expected) bad_field(r.at_ptr(key), fmt::format("'{}', expected '{}'", *t, expected));
-}
 }  // namespace
 
 result<registration_info> parse_registration_info(const json& body) {

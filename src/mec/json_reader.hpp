@@ -125,6 +125,12 @@ inline time_stamp read_time(const reader& r) {
 
 inline json time_json(const time_stamp& t) { return json{{"seconds", t.seconds}, {"nanoSeconds", t.nanoseconds}}; }
 
+/// A discriminator (`notificationType`, `subscriptionType`) that, when present, must say `expected`.
+inline void expect_type(const reader& r, const char* key, std::string_view expected) {
+    auto t = r.opt_str(key);
+    if (t && *t != expected) bad_field(r.at_ptr(key), fmt::format("'{}', expected '{}'", *t, expected));
+}
+
 /// Run a parse function, turning a `reader` complaint into a failure.
 template <class F>
 auto parse_guarded(F f) -> result<decltype(f())> {
