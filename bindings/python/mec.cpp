@@ -1,5 +1,5 @@
 // The ETSI MEC API clients (mec/location.hpp, mec/ams.hpp, mec/app_support.hpp):
-// LocationClient, AmsClient, AppSupportClient, and the notification parsers a Python
+// LocationClient, AmsClient, AppSupportClient, RnisClient, and the notification parsers a Python
 // callback receiver needs. Results are dicts with snake_case keys; every call runs without
 // the GIL and raises MigrationError naming method, URL, status / the field at fault.
 #include "common.hpp"
@@ -7,6 +7,7 @@
 #include <migrate/mec/ams.hpp>
 #include <migrate/mec/app_support.hpp>
 #include <migrate/mec/location.hpp>
+#include <migrate/mec/rnis.hpp>
 
 #include <fmt/format.h>
 #include <pybind11/stl.h>
@@ -184,6 +185,21 @@ py::list list_py(const std::vector<T>& v, F f) {
     return out;
 }
 
+py::dict ecgi_py(const mec::ecgi& e) {
+    py::dict d;
+    d["cell_id"] = e.cell_id;
+    d["mcc"] = e.mcc;
+    d["mnc"] = e.mnc;
+    return d;
+}
+
+py::dict rni_associate_py(const mec::rni_associate_id& a) {
+    py::dict d;
+    d["type"] = a.type;
+    d["value"] = a.value;
+    return d;
+}
+
 }  // namespace
 
 void bind_mec(py::module_& m) {
@@ -325,6 +341,42 @@ void bind_mec(py::module_& m) {
                  return rule_py(nogil([&] { return c.set_traffic_rule_state(rule_id, s); }));
              }, py::arg("rule_id"), py::arg("state"),
              "GET the rule, PUT it back with `state`; MigrationError(unsupported) on a platform answering 501 (AdvantEDGE).");
+
+    py::class_<mec::rnis_client>(m, "RnisClient", "ETSI MEC012 Radio Network Information client (rab_info, cell change).")
+        .def(py::init([](const std::string& base_url, const std::string& sandbox, const std::string& token, long long timeout_ms) {
+                 return mec::rnis_client(options(base_url, sandbox, token, timeout_ms));
+             }),
+             MIGRATE_MEC_CLIENT_ARGS)
+        .def("subscribe_cell_change", [](mec::rnis_client& c, const std::string& callback_url, const std::string& app_instance_id,
+                                         const std::vector<std::string>& addresses, const std::vector<int>& ho_statuses) {
+                 mec::cell_change_subscription s;
+                 s.callback_url = callback_url;
+                 s.app_instance_id = app_instance_id;
+                 for (auto& a : addresses) s.devices.push_back({1, a});
+                 for (int h : ho_statuses) {
+                     if (h < 1 || h > 5) raise(make_failure(error::invalid_argument, fmt::format("ho_statuses: {} is not 1..5", h)));
+                     s.statuses.push_back(static_cast<mec::ho_status>(h));
+                 }
+                 auto r = nogil([&] { return c.subscribe_cell_change(s); });
+                 py::dict d;
+                 d["callback_url"] = r.callback_url;
+                 d["self_url"] = r.self_url;
+                 return d;
+             }, py::arg("callback_url"), py::arg("app_instance_id") = "", py::arg("addresses") = std::vector<std::string>{},
+             py::arg("ho_statuses") = std::vector<int>{}, "addresses: UE IPv4 addresses (AssociateId type 1).")
+        .def("unsubscribe", [](mec::rnis_client& c, const std::string& u) { nogil([&] { return c.unsubscribe(u); }); },
+             py::arg("self_url"));
+
+    m.def("parse_cell_change_notification", [](const py::dict& body) {
+        auto n = unwrap(mec::parse_cell_change_notification(dict_to_json(body, "body")));
+        py::dict d;
+        d["status"] = std::string(mec::to_string(n.status));
+        d["devices"] = list_py(n.devices, rni_associate_py);
+        d["source"] = ecgi_py(n.source);
+        d["targets"] = list_py(n.targets, ecgi_py);
+        d["timestamp"] = time_py(n.timestamp);
+        return d;
+    }, py::arg("body"), "A MEC012 CellChangeNotification as a dict (status IN_PREPARATION ... CANCELLED).");
 }
 
 }  // namespace migrate::python

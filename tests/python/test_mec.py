@@ -116,3 +116,21 @@ def test_app_support_traffic_rules_501_is_unsupported(platform):
     with pytest.raises(migrate.MigrationError, match="HTTP 501: Not Implemented.*use another route switch") as e:
         mec.set_traffic_rule_state("r1", "INACTIVE")
     assert e.value.code == "unsupported"
+
+
+def test_rnis_cell_change_subscription_and_early_warning(platform):
+    p, url = platform
+    p.routes[("POST", "/rni/v2/subscriptions")] = (201, {
+        "subscriptionType": "CellChangeSubscription", "callbackReference": "http://127.0.0.1:9/rni",
+        "_links": {"self": {"href": "http://x/rni/v2/subscriptions/sub123"}}})
+    rnis = migrate.RnisClient(url)
+    sub = rnis.subscribe_cell_change("http://127.0.0.1:9/rni", addresses=["10.100.0.1"], ho_statuses=[1, 2])
+    assert sub["self_url"].endswith("/sub123")
+    assert json.loads(p.seen[0][3])["filterCriteriaAssocHo"] == {
+        "associateId": [{"type": 1, "value": "10.100.0.1"}], "hoStatus": [1, 2]}
+    n = migrate.parse_cell_change_notification({
+        "notificationType": "CellChangeNotification", "hoStatus": 1,
+        "srcEcgi": {"plmn": {"mnc": "01", "mcc": "001"}, "cellId": "ACBDEFA"},
+        "trgEcgi": [{"plmn": {"mnc": "01", "mcc": "001"}, "cellId": "FEDCBAA"}]})
+    assert n["status"] == "IN_PREPARATION"
+    assert n["targets"][0]["cell_id"] == "FEDCBAA"

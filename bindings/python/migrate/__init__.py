@@ -125,6 +125,8 @@ from ._migrate import (  # noqa: F401
     AmsClient,
     parse_mobility_procedure_notification,
     AppSupportClient,
+    RnisClient,
+    parse_cell_change_notification,
 )
 
 __all__ = [
@@ -214,4 +216,6 @@ __all__ = [
     "AmsClient",
     "parse_mobility_procedure_notification",
     "AppSupportClient",
+    "RnisClient",
+    "parse_cell_change_notification",
 ]
