@@ -376,6 +376,11 @@ result<ns_port> ovs_lab::add_namespace_port(const std::string& bridge, const ns_
     (void)run({"nsenter", "--net=/run/netns/" + port.netns, "sysctl", "-q", "-w",
                "net.ipv6.conf." + port.ns_side + ".disable_ipv6=1"},
               within(t));
+    // The userspace datapath patches UDP/TCP checksums incrementally when a rule rewrites an
+    // address; a veth leaves the checksum to the "hardware" (only the pseudo-header sum is in
+    // the packet), so a rewritten packet would arrive with a wrong one and be dropped by its
+    // receiver (Udp InCsumErrors). The namespace side computes its checksums itself.
+    MIGRATE_TRY(run_checked({"ip", "netns", "exec", port.netns, "ethtool", "-K", port.ns_side, "tx", "off"}, within(t)));
     if (!p.mac.empty()) MIGRATE_TRY(in_ns({"link", "set", port.ns_side, "address", p.mac}));
     if (!p.address.empty()) MIGRATE_TRY(in_ns({"addr", "add", p.address, "dev", port.ns_side}));
     MIGRATE_TRY(in_ns({"link", "set", "lo", "up"}));

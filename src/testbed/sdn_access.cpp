@@ -19,18 +19,6 @@ result<void> ip_in(const std::string& netns, std::vector<std::string> args) {
     return {};
 }
 
-// The switch's userspace datapath rewrites addresses and patches the UDP/TCP checksum
-// incrementally; a frame whose checksum the kernel left to the NIC (veth's default offload:
-// only the pseudo-header sum is in it) would arrive with a wrong one and be dropped by the
-// receiver (its UDP InCsumErrors count them). So the interfaces that feed the switch compute
-// checksums themselves.
-result<void> checksums_in_software(const std::string& netns, const std::string& interface) {
-    auto r = migrate::detail::run_checked({"ip", "netns", "exec", netns, "ethtool", "-K", interface, "tx", "off"},
-                                          sys::timeout_opts(std::chrono::seconds{10}));
-    if (!r) return r.error();
-    return {};
-}
-
 // A fixed MAC per host link: 02:4d:48:00:00:<index>.
 std::string host_link_mac(std::size_t index) { return fmt::format("02:4d:48:00:00:{:02x}", index + 1); }
 
@@ -77,7 +65,6 @@ result<sdn_access> make_sdn_access(ovs::ovs_lab& lab, const testbed& tb, const s
         po.ofport = static_cast<std::uint32_t>(i + 1);
         auto p = lab.add_namespace_port(a.bridge, po);
         if (!p) return p.error();
-        MIGRATE_TRY(checksums_in_software(p->netns, p->ns_side));
         a.attachments.push_back(*p);
     }
     for (std::size_t i = 0; i < tb.hosts().size(); ++i) {
@@ -91,7 +78,6 @@ result<sdn_access> make_sdn_access(ovs::ovs_lab& lab, const testbed& tb, const s
         po.ofport = static_cast<std::uint32_t>(11 + i);
         auto p = lab.add_namespace_port(a.bridge, po);
         if (!p) return p.error();
-        MIGRATE_TRY(checksums_in_software(p->netns, p->ns_side));
         // The host reaches the device through its link without asking (no ARP on the switch).
         MIGRATE_TRY(ip_in(h.netns, {"neigh", "replace", a.device_address, "lladdr", a.device_mac, "dev", p->ns_side, "nud",
                                     "permanent"}));

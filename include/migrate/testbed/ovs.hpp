@@ -141,7 +141,8 @@ public:
                                  std::chrono::milliseconds max_backoff = std::chrono::milliseconds(1000));
     result<void> delete_bridge(const std::string& bridge);
     /// A veth pair: one end on `bridge`, the other in a namespace with address and MAC, both up,
-    /// IPv6 off on both ends (no router solicitations reaching the controller).
+    /// IPv6 off on both ends (no router solicitations reaching the controller), TX checksum
+    /// offload off on the namespace side (the userspace datapath's rewrites need whole checksums).
     result<ns_port> add_namespace_port(const std::string& bridge, const ns_port_options& p);
     /// The OpenFlow port number of an interface on a bridge (waits until OVS assigned one).
     result<std::uint32_t> ofport(const std::string& interface) const;
