@@ -292,7 +292,6 @@ result<void> openflow_route_switch::commit(route_change& c) {
                                         c.to.id, c.to.host, r.error().message));
     c.committed = true;
     c.state["port"] = *now;
-    c.state["new_route_confirmed"] = true;
     // Break: what led to the old instance, once the replies it still owes had time to pass.
     std::vector<of::flow_mod> brk;
     if (!c.from.empty() && !(c.from.host == c.to.host && c.from.address == c.to.address)) {

@@ -130,6 +130,16 @@ std::optional<of::frame_summary> send_until_caught(testbed::packet_socket& from,
     return std::nullopt;
 }
 
+// The device's first route: `to` serves it at `port`, committed.
+route_change first_route(route_switch& rs, const service_instance& to, std::uint32_t port) {
+    route_change c;
+    c.subject = device_mac;
+    c.to = to;
+    c.attachment = {{"port", port}};
+    REQUIRE_OK(rs.commit(c));
+    return c;
+}
+
 // The decisions a trigger delivered (on its own thread), for the test's thread to wait on.
 struct decision_log {
     std::mutex mu;
@@ -171,11 +181,7 @@ TEST_CASE("openflow route: first route, backup route after the device moved, new
     const auto a = instance("a", "twin-a", "10.70.1.5");
     const auto b = instance("b", "twin-b", "10.70.2.7");
 
-    route_change c;
-    c.subject = device_mac;
-    c.to = a;
-    c.attachment = {{"port", s.port("d1")}};
-    REQUIRE_OK((*rs)->commit(c));
+    auto c = first_route(**rs, a, s.port("d1"));
 
     // Device -> service address reaches host a, rewritten to instance a.
     REQUIRE_OK(d1.send(from_device(1)));
@@ -240,11 +246,7 @@ TEST_CASE("openflow route: rollback after a new route puts the old instance back
     auto d2 = s.socket("d2"), ha = s.socket("ha"), hb = s.socket("hb");
     const auto a = instance("a", "twin-a", "10.70.1.5");
     const auto b = instance("b", "twin-b", "10.70.2.7");
-    route_change c;
-    c.subject = device_mac;
-    c.to = a;
-    c.attachment = {{"port", s.port("d1")}};
-    REQUIRE_OK((*rs)->commit(c));
+    auto c = first_route(**rs, a, s.port("d1"));
     c.from = a;
     c.to = b;
     c.attachment = {{"port", s.port("d2")}};
@@ -307,11 +309,7 @@ TEST_CASE("sdn trigger: a known device on a new port decides (layer 2), its pack
     REQUIRE_OK((*t)->start(log.handler()));
     const auto a = instance("a", "twin-a", "10.70.1.5");
     (*t)->track({device_mac, s.port("d1"), device_ip, "a"});
-    route_change c;
-    c.subject = device_mac;
-    c.to = a;
-    c.attachment = {{"port", s.port("d1")}};
-    REQUIRE_OK((*rs)->commit(c));
+    auto c = first_route(**rs, a, s.port("d1"));
 
     auto d1 = s.socket("d1"), d2 = s.socket("d2"), ha = s.socket("ha");
     // Served at d1: the rules match, nothing reaches the controller, nothing is decided.
