@@ -181,6 +181,10 @@ void bind_state_store(py::module_& m);
 void bind_openflow(py::module_& m);
 void bind_sdn(py::module_& m);
 void bind_mec_sim(py::module_& m);
+void bind_mec_route(py::module_& m);
+void bind_mec_triggers(py::module_& m);
+void bind_viability(py::module_& m);
+void bind_mec_transfer(py::module_& m);
 void bind_mec(py::module_& m);
 
 /// An EdgeHost with a Docker engine on `socket` (Testbed.edge_host; migrator.cpp).

@@ -227,4 +227,8 @@ PYBIND11_MODULE(_migrate, m) {
     bind_sdn(m);
     bind_mec_sim(m);
     bind_mec(m);
+    bind_mec_route(m);
+    bind_mec_triggers(m);
+    bind_viability(m);
+    bind_mec_transfer(m);
 }
