@@ -1,0 +1,48 @@
+// tests/conformance/prism_check.hpp — one client call through Prism, checked: what Prism
+// found wrong with the side judged (a request or response violation, a path the spec does
+// not have) fails the test, quoting Prism ("post /location/v2/subscriptions/zonalTraffic:
+// Violation: request.body.zonalTrafficSubscription.zoneId ..."), and the call must have
+// reached Prism at all.
+#pragma once
+
+#include "../require_ok.hpp"
+#include "prism_server.hpp"
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <string>
+
+namespace migrate::test {
+
+inline std::string spec_path(const char* file) { return std::string(MIGRATE_MEC_SPECS_DIR) + "/" + file; }
+
+/// Starts Prism (mock, or proxy in front of `upstream`) on the spec `file` of tests/data/mec/specs,
+/// REQUIREing that it starts.
+inline std::unique_ptr<prism_server> start_prism(const char* file, const std::string& upstream = {}) {
+    auto p = upstream.empty() ? prism_server::mock(spec_path(file)) : prism_server::proxy(spec_path(file), upstream);
+    REQUIRE_OK(p);
+    return std::move(*p);
+}
+
+/// Which side of the exchange a test judges.
+enum class judged { requests, requests_and_responses };
+
+/// `call()` through `prism`: CHECKs that Prism found nothing wrong with the side(s) judged
+/// (what it found about the other side is a WARN); returns the call's result.
+template <class F>
+auto through_prism(prism_server& prism, judged side, const std::string& what, F&& call) {
+    const auto from = prism.mark();
+    auto r = call();
+    const auto said = prism.since(from);
+    for (auto& w : said.warnings) WARN(what << ": Prism warns: " << w);
+    auto failing = side == judged::requests ? said.request_errors() : said.errors;
+    if (side == judged::requests)
+        for (auto& e : said.response_errors()) WARN(what << ": the spec's own example violates the spec: " << e);
+    if (!failing.empty()) FAIL_CHECK(what << ": Prism found\n  " << fmt::format("{}", fmt::join(failing, "\n  ")));
+    INFO(what << ": the call never reached Prism (" << why(r) << ")");
+    CHECK_FALSE(said.requests.empty());
+    return r;
+}
+
+}  // namespace migrate::test
