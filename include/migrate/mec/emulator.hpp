@@ -1,10 +1,13 @@
 // migrate/mec/emulator.hpp — a MEC platform emulator driven by a mobility scenario: serves the
-// MEC013 Location API (v2) subset the SDK uses over its own HTTP server, moves the scenario's
-// UEs as time passes (scaled for fast replay) and POSTs zonal presence notifications to
-// subscribers when a UE enters or leaves a zone or changes access point. What
-// `migrate-mec-sim` runs; researchers use it instead of an ETSI MEC Sandbox account.
+// subset of MEC013 Location (v2), MEC011 App Support + Service Management, MEC021 Application
+// Mobility Service and MEC012 Radio Network Information that the SDK's clients use, over its
+// own HTTP server, moves the scenario's UEs as time passes (scaled for fast replay) and POSTs
+// notifications to subscribers when a UE moves. What `migrate-mec-sim` runs; researchers use
+// it instead of an ETSI MEC Sandbox account. Answers follow the official ETSI specs' shapes
+// (../shared/reference/etsi-mec/) at the paths and versions AdvantEDGE serves.
 //
 // Served under `base_path` (the sandbox's "/<sandbox>/mep1", or empty):
+// MEC013 Location v2 (bodies wrapped, as v2 is):
 //   GET  /location/v2/queries/users[?address=&zoneId=&accessPointId=]   {"userList": ...}
 //   GET  /location/v2/queries/zones                                      {"zoneList": ...}
 //   GET  /location/v2/queries/zones/{zoneId}                             {"zoneInfo": ...}
@@ -12,15 +15,36 @@
 //   GET  /location/v2/queries/zones/{zoneId}/accessPoints/{apId}         {"accessPointInfo": ...}
 //   GET|POST /location/v2/subscriptions/zonalTraffic, GET|DELETE .../{subscriptionId}
 //   GET|POST /location/v2/subscriptions/userTracking, GET|DELETE .../{subscriptionId}
+//   (`duration` > 0: the subscription is deleted that many seconds later, real time)
+// MEC011 App Support (app instances are declared: `emulator_options::app_instances`,
+// `add_app_instance`, POST /sim/v1/appInstances; any other appInstanceId is a 404):
+//   POST /mec_app_support/v1/applications/{id}/confirm_ready          {"indication": "READY"} -> 204
+//   POST /mec_app_support/v1/applications/{id}/confirm_termination    {"operationAction": ...} -> 204
+//   GET|POST /mec_app_support/v1/applications/{id}/subscriptions      AppTerminationNotificationSubscription
+//   GET|DELETE /mec_app_support/v1/applications/{id}/subscriptions/{subscriptionId}
+//   GET  /mec_app_support/v1/applications/{id}/traffic_rules          [TrafficRule]
+//   GET|PUT /mec_app_support/v1/applications/{id}/traffic_rules/{ruleId}  TrafficRule (validated; 400 names the field)
+//   (with `serve_traffic_rules = false` the traffic_rules routes answer 501, as AdvantEDGE
+//   does; dns_rules routes always answer 501)
+// MEC011 Service Management:
+//   GET|POST /mec_service_mgmt/v1/applications/{id}/services[?ser_name=]   ServiceInfo (serInstanceId assigned)
+//   GET|PUT|DELETE /mec_service_mgmt/v1/applications/{id}/services/{serviceId}
+//   GET  /mec_service_mgmt/v1/services[?ser_instance_id=|ser_name=|ser_category_id=]
+//   GET  /mec_service_mgmt/v1/services/{serviceId}
 // and the emulator's own control API (not ETSI):
-//   GET  /sim/v1/state                       scenario time, time scale, every UE's state
+//   GET  /sim/v1/state                       scenario time, time scale, every UE's state, app
+//                                            instances with their traffic rule states
 //   POST /sim/v1/ues/{ue}/accessPoint        {"accessPointId": "w1"}; null releases the UE
 //   PUT  /sim/v1/timeScale                   {"timeScale": 10}; 0 pauses the clock
+//   POST /sim/v1/appInstances                {"appInstanceId", "edgeHost", "appName"?, "trafficRules"?: [TrafficRule]}
+//   POST /sim/v1/appInstances/{id}/terminate {"operationAction": "TERMINATING", "maxGracefulTimeout": 10}:
+//                                            AppTerminationNotification to its subscribers
 // Every query answers the state at the time it is asked (the clock catches up first).
 // UE addresses are the scenario's UE names ("10.100.0.1"); a query may prefix them "acr:".
-// Not yet served: RNIS (MEC012), AMS (MEC021), MEC011, subscription `duration` expiry.
 #pragma once
 
+#include <migrate/mec/app_support.hpp>
+#include <migrate/mec/endpoint.hpp>
 #include <migrate/mec/scenario.hpp>
 #include <migrate/result.hpp>
 
@@ -32,6 +56,26 @@
 
 namespace migrate::mec {
 
+/// A MEC application instance the emulated platform runs.
+struct app_instance {
+    std::string id;                  ///< appInstanceId
+    std::string edge_host;           ///< the scenario's edge host it runs on ("mep1")
+    /// Instances with the same name are the same application on different hosts: where MEC021
+    /// looks for the target of a UE's move. "" is a name like any other.
+    std::string app_name;
+    /// Its MEC011 traffic rules. Fields left out are filled in: filterType FLOW, action
+    /// FORWARD_DECAPSULATED, trafficFilter [] (the document may carry the spec's others).
+    std::vector<traffic_rule> traffic_rules;
+    std::vector<endpoint> endpoints; ///< where it listens: MEC021 targetAppInfo.commInterface
+};
+
+/// An app instance as the platform sees it now.
+struct app_instance_status {
+    app_instance declared;           ///< traffic rules with their current states
+    bool ready = false;              ///< confirm_ready received
+    std::string termination_confirmed;   ///< "", "STOPPING" or "TERMINATING"
+};
+
 struct emulator_options {
     std::string address = "127.0.0.1";   ///< IP literal to listen on
     std::uint16_t port = 0;              ///< 0 = a free port (see `emulator::port`)
@@ -40,6 +84,9 @@ struct emulator_options {
     double step_s = 1.0;                 ///< mobility step, scenario seconds (the sandbox's GIS: 1 s)
     std::chrono::milliseconds tick{100};             ///< how often the clock advances, real time
     std::chrono::milliseconds notify_timeout{2000};  ///< per notification POST
+    std::vector<app_instance> app_instances;         ///< MEC011/MEC021 app instances at start
+    /// false: the MEC011 traffic_rules routes answer 501, as AdvantEDGE does.
+    bool serve_traffic_rules = true;
 
     /// `invalid_argument` naming the field.
     result<void> validate() const;
@@ -68,6 +115,16 @@ public:
     result<void> set_time_scale(double scale);
     /// As the control endpoint: pins `ue` to `access_point` (empty: releases it) and notifies.
     result<ue_state> force(const std::string& ue, const std::string& access_point);
+    /// Declares another app instance (as POST /sim/v1/appInstances). `invalid_argument`
+    /// naming the field (unknown edge host, bad rule), `conflict` when the id exists.
+    result<void> add_app_instance(const app_instance& a);
+    /// Every app instance, declared order.
+    std::vector<app_instance_status> app_instances() const;
+    /// `app_instance`'s traffic rules as they are now (after the PUTs); `not_found`.
+    result<std::vector<traffic_rule>> traffic_rules(const std::string& app_instance) const;
+    /// POSTs an AppTerminationNotification to `app_instance`'s MEC011 subscribers; `not_found`.
+    result<void> terminate(const std::string& app_instance, operation_action action = operation_action::terminating,
+                           std::int64_t max_graceful_timeout_s = 10);
     /// Every UE's state now (the clock catches up first, notifying as it goes).
     std::vector<ue_state> states() const;
     /// Notifications POSTed so far (answered 2xx), and failed.
