@@ -103,6 +103,7 @@ from ._migrate import (  # noqa: F401
     ReplicaPool,
     ManualTrigger,
     OpenFlowRouteSwitch,
+    MecTrafficRuleRouteSwitch,
     SdnTrigger,
     FollowMe,
     # state stores: memory, file, redis, etcd
@@ -198,6 +199,7 @@ __all__ = [
     "ReplicaPool",
     "ManualTrigger",
     "OpenFlowRouteSwitch",
+    "MecTrafficRuleRouteSwitch",
     "SdnTrigger",
     "FollowMe",
     "open_state_store",

@@ -710,6 +710,14 @@ class OpenFlowRouteSwitch(RouteSwitch):
     @property
     def options(self) -> Json: ...
 
+class MecTrafficRuleRouteSwitch(RouteSwitch):
+    """The SDK's route switch on ETSI MEC011 traffic rules (target ACTIVE, then source INACTIVE); see docs/mec.md."""
+    def __init__(self, options: Json) -> None: ...
+    def rule_for(self, subject: str, instance: ServiceInstance) -> Json:
+        """The rule {app_instance_id, traffic_rule_id} that steers the subject's traffic to the instance."""
+    @property
+    def options(self) -> Json: ...
+
 class SdnTrigger:
     """Decides moves from packet-ins: a tracked device on a new port (layer 2) or address (layer 3)."""
     def __init__(self, connection: SwitchConnection, options: Json) -> None: ...
