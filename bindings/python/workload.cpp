@@ -322,16 +322,20 @@ void bind_workload(py::module_& m) {
                                       "a volume at /data, migration aware) in a container; a2_counter_spec makes "
                                       "its ContainerSpec.")
         .def(py::init([](py::object name, py::object image, py::object zone_url, py::object network,
-                         py::object volume, py::object port, py::object interval_ms, py::object hold_max_ms) {
+                         py::object volume, py::object port, py::object interval_ms, py::object hold_max_ms,
+                         py::object zone_format) {
             return config_from<wl::a2_counter_config>("A2CounterConfig",
                                                       {{"name", name}, {"image", image}, {"zone_url", zone_url},
                                                        {"network", network}, {"volume", volume}, {"port", port},
-                                                       {"interval_ms", interval_ms}, {"hold_max_ms", hold_max_ms}});
+                                                       {"interval_ms", interval_ms}, {"hold_max_ms", hold_max_ms},
+                                                       {"zone_format", zone_format}});
         }), py::arg("name") = py::none(), py::arg("image") = py::none(), py::arg("zone_url") = py::none(),
             py::arg("network") = py::none(), py::arg("volume") = py::none(), py::arg("port") = py::none(),
             py::arg("interval_ms") = py::none(), py::arg("hold_max_ms") = py::none(),
+            py::arg("zone_format") = py::none(),
             "Unset fields keep their defaults: name 'a2-counter', image 'migrate-a2-counter:1', volume 'a2-data', "
-            "port 8080, interval_ms 200, hold_max_ms 30000.")
+            "port 8080, interval_ms 200, hold_max_ms 30000, zone_format 'text' ('mec-location': zone_url is "
+            "an ETSI MEC013 users query, e.g. MecEmulator.url + '/location/v2/queries/users?address=UE').")
         .def_static("from_dict", [](const py::dict& d) {
             return config_from_dict<wl::a2_counter_config>(d, "a2_counter_config");
         }, py::arg("d"))
@@ -340,7 +344,17 @@ void bind_workload(py::module_& m) {
              "MigrationError(invalid_argument) naming the field.")
         .def_readwrite("name", &wl::a2_counter_config::name, "container name")
         .def_readwrite("image", &wl::a2_counter_config::image, "built with a2_counter_recipe")
-        .def_readwrite("zone_url", &wl::a2_counter_config::zone_url, "ZoneServer.url('/zone')")
+        .def_readwrite("zone_url", &wl::a2_counter_config::zone_url, "ZoneServer.url('/zone') or a MEC013 users query")
+        .def_property("zone_format",
+                      [](const wl::a2_counter_config& c) {
+                          return c.zone_format == wl::a2_zone_format::mec_location ? "mec-location" : "text";
+                      },
+                      [](wl::a2_counter_config& c, const std::string& v) {
+                          if (v != "text" && v != "mec-location")
+                              throw py::value_error("zone_format '" + v + "': must be 'text' or 'mec-location'");
+                          c.zone_format = v == "text" ? wl::a2_zone_format::text : wl::a2_zone_format::mec_location;
+                      },
+                      "'text' (a zone server's one line) or 'mec-location' (a MEC013 users query's zoneId)")
         .def_readwrite("network", &wl::a2_counter_config::network, "the host's service_network")
         .def_readwrite("volume", &wl::a2_counter_config::volume,
                        "named volume at /data (the state); create it first or docker makes it empty")

@@ -37,9 +37,14 @@
 // pipe, SIGTERM flushes the counter and ends it (it is PID 1). Built static (no resolver:
 // the zone URL takes an IPv4 address).
 //
+// The zone can also come from an ETSI MEC Location API (MEC013 v2 or v3): with
+// `--zone-format mec-location` the zone URL is a users query naming the user
+// (`.../location/v2/queries/users?address=10.100.0.1`) and the zone is the first user's
+// `zoneId`; a user out of coverage (empty list) is no change.
+//
 //   migrate-a2-counter --zone-url http://10.82.56.1:8000/zone [--port 8080] [--data /data]
-//                      [--interval-ms 200] [--hold-max-ms 30000]
-//   (or A2_ZONE_URL, A2_PORT, A2_DATA, A2_INTERVAL_MS, A2_HOLD_MAX_MS)
+//                      [--interval-ms 200] [--hold-max-ms 30000] [--zone-format text|mec-location]
+//   (or A2_ZONE_URL, A2_PORT, A2_DATA, A2_INTERVAL_MS, A2_HOLD_MAX_MS, A2_ZONE_FORMAT)
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -54,6 +59,8 @@
 #include <string>
 
 #include "workload_net.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -166,6 +173,35 @@ std::optional<std::string> http_get(const url& u, const std::string& path, milli
     return body;
 }
 
+// The zone in a MEC013 users answer: v2 wraps the list (`{"userList": {"user": [...]}}`),
+// v3 does not (`{"user": [...]}`). "" when the user is out of coverage (no user, or no
+// zoneId); nullopt with `why` for a document that is not a user list.
+std::optional<std::string> zone_of_mec_users(const std::string& body, std::string& why) {
+    auto doc = nlohmann::json::parse(body, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) {
+        why = "users answer is not a JSON object";
+        return std::nullopt;
+    }
+    const auto& list = doc.contains("userList") ? doc["userList"] : doc;
+    if (!list.is_object()) {
+        why = "users answer: /userList is not an object";
+        return std::nullopt;
+    }
+    auto users = list.find("user");
+    if (users == list.end() || (users->is_array() && users->empty())) return std::string{};
+    if (!users->is_array() || !(*users)[0].is_object()) {
+        why = "users answer: /userList/user is not a list of users";
+        return std::nullopt;
+    }
+    auto zone = (*users)[0].find("zoneId");
+    if (zone == (*users)[0].end()) return std::string{};
+    if (!zone->is_string()) {
+        why = "users answer: /userList/user/0/zoneId is not a string";
+        return std::nullopt;
+    }
+    return zone->get<std::string>();
+}
+
 // The address this process would use to reach `peer`: a UDP connect sends nothing, it only
 // picks the route and source address. On the service network that is the container's
 // address, which changes when the process is restored on another host.
@@ -267,6 +303,7 @@ struct store {
 
 struct app {
     url zone;
+    bool mec_location = false;       // the zone URL is a MEC013 users query, not a zone server
     store files;
     milliseconds interval{200};
     milliseconds hold_max{30000};
@@ -322,6 +359,7 @@ struct app {
                                     std::to_string(seq),
                           std::min(interval, milliseconds(500)), why);
         ++st.polls;
+        if (z && mec_location) z = zone_of_mec_users(*z, why);
         if (!z) {
             ++st.poll_errors;
             if (st.poll_errors <= 5 || st.poll_errors % 50 == 0)
@@ -452,7 +490,10 @@ int usage(const std::string& why) {
                  "migrate-a2-counter: %s\n"
                  "usage: migrate-a2-counter --zone-url http://IPv4:PORT/PATH [--port 8080] [--data /data]\n"
                  "                          [--interval-ms 200] [--hold-max-ms 30000]\n"
-                 "       (or A2_ZONE_URL, A2_PORT, A2_DATA, A2_INTERVAL_MS, A2_HOLD_MAX_MS)\n",
+                 "                          [--zone-format text|mec-location]\n"
+                 "       (or A2_ZONE_URL, A2_PORT, A2_DATA, A2_INTERVAL_MS, A2_HOLD_MAX_MS, A2_ZONE_FORMAT)\n"
+                 "  text: the zone URL answers the zone as one line (migrate-zone-server)\n"
+                 "  mec-location: it is an ETSI MEC013 users query (.../location/v2/queries/users?address=UE)\n",
                  why.c_str());
     return 2;
 }
@@ -485,6 +526,7 @@ int main(int argc, char** argv) {
     std::string data = env_or("A2_DATA", "/data");
     long interval_ms = std::atol(env_or("A2_INTERVAL_MS", "200"));
     long hold_max_ms = std::atol(env_or("A2_HOLD_MAX_MS", "30000"));
+    std::string zone_format = env_or("A2_ZONE_FORMAT", "text");
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
@@ -494,6 +536,7 @@ int main(int argc, char** argv) {
         else if (a == "--data" && (v = value())) data = v;
         else if (a == "--interval-ms" && (v = value())) interval_ms = std::atol(v);
         else if (a == "--hold-max-ms" && (v = value())) hold_max_ms = std::atol(v);
+        else if (a == "--zone-format" && (v = value())) zone_format = v;
         else if (a == "--help" || a == "-h") {
             usage("help");
             return 0;
@@ -508,6 +551,8 @@ int main(int argc, char** argv) {
     if (interval_ms < 10 || interval_ms > 3600000) return usage("--interval-ms must be in 10..3600000");
     if (hold_max_ms < 0) return usage("--hold-max-ms must be >= 0");
     if (data.empty() || data[0] != '/') return usage("--data must be an absolute directory");
+    if (zone_format != "text" && zone_format != "mec-location")
+        return usage("--zone-format '" + zone_format + "': must be text or mec-location");
 
     struct sigaction sa{};
     sa.sa_handler = on_signal;
@@ -518,6 +563,7 @@ int main(int argc, char** argv) {
 
     app a;
     a.zone = *zu;
+    a.mec_location = zone_format == "mec-location";
     a.files.dir = data;
     a.interval = milliseconds(interval_ms);
     a.hold_max = milliseconds(hold_max_ms);

@@ -32,6 +32,7 @@ result<void> a2_counter_config::validate() const {
 
 void to_json(json& j, const a2_counter_config& c) {
     j = json{{"name", c.name},       {"image", c.image},   {"zone_url", c.zone_url},
+             {"zone_format", c.zone_format == a2_zone_format::mec_location ? "mec-location" : "text"},
              {"network", c.network}, {"volume", c.volume}, {"port", c.port},
              {"interval_ms", c.interval.count()}, {"hold_max_ms", c.hold_max.count()}};
 }
@@ -42,6 +43,12 @@ void from_json(const json& j, a2_counter_config& c) {
     read_field(j, w, "name", c.name);
     read_field(j, w, "image", c.image);
     read_field(j, w, "zone_url", c.zone_url);
+    std::string format = c.zone_format == a2_zone_format::mec_location ? "mec-location" : "text";
+    read_field(j, w, "zone_format", format);
+    if (format != "text" && format != "mec-location")
+        throw migration_error(make_failure(error::invalid_argument,
+            fmt::format("{}.zone_format: '{}' must be text or mec-location", w, format)));
+    c.zone_format = format == "mec-location" ? a2_zone_format::mec_location : a2_zone_format::text;
     read_field(j, w, "network", c.network);
     read_field(j, w, "volume", c.volume);
     read_field(j, w, "port", c.port);
@@ -61,7 +68,8 @@ container_spec a2_counter_spec(const a2_counter_config& c) {
              "--port",        std::to_string(c.port),
              "--data",        "/data",
              "--interval-ms", std::to_string(c.interval.count()),
-             "--hold-max-ms", std::to_string(c.hold_max.count())};
+             "--hold-max-ms", std::to_string(c.hold_max.count()),
+             "--zone-format", c.zone_format == a2_zone_format::mec_location ? "mec-location" : "text"};
     s.network_mode = c.network.empty() ? "none" : c.network;
     s.exposed_ports = {std::to_string(c.port) + "/tcp", std::to_string(c.port) + "/udp"};
     s.mounts.push_back({mount_spec::kind::volume, c.volume, "/data", false});

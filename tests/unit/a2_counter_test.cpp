@@ -3,6 +3,7 @@
 // server, with its data directory standing in for the volume.
 #include "workload_test_util.hpp"
 
+#include <migrate/mec/emulator.hpp>
 #include <migrate/workload/a2_counter.hpp>
 #include <migrate/workload/zone_server.hpp>
 
@@ -25,13 +26,21 @@ TEST_CASE("a2_counter_config: validation names the field, JSON round trip, the s
     CHECK(s.mounts[0].source == "counter-vol");
     CHECK(s.mounts[0].target == "/data");
     CHECK(s.cmd == std::vector<std::string>{"--zone-url", "http://10.0.0.1:8000/zone", "--port", "9090", "--data",
-                                            "/data", "--interval-ms", "200", "--hold-max-ms", "30000"});
+                                            "/data", "--interval-ms", "200", "--hold-max-ms", "30000",
+                                            "--zone-format", "text"});
     CHECK(s.exposed_ports == std::vector<std::string>{"9090/tcp", "9090/udp"});
     json j = c;
     auto back = j.get<a2_counter_config>();
     CHECK(back.volume == "counter-vol");
     CHECK(back.port == 9090);
     CHECK(back.hold_max == 30000ms);
+    CHECK(back.zone_format == a2_zone_format::text);
+    c.zone_format = a2_zone_format::mec_location;
+    CHECK(a2_counter_spec(c).cmd.back() == "mec-location");
+    CHECK(json(c).get<a2_counter_config>().zone_format == a2_zone_format::mec_location);
+    j["zone_format"] = "gps";
+    CHECK_THROWS_WITH(j.get<a2_counter_config>(), Catch::Contains("a2_counter_config.zone_format"));
+    c.zone_format = a2_zone_format::text;
     c.volume.clear();
     CHECK_THAT(c.validate().error().message, Catch::Contains("a2_counter_config.volume"));
     c.volume = "v";
@@ -151,6 +160,46 @@ TEST_CASE("the A2 program counts zone changes, serves them over HTTP and UDP, ke
     REQUIRE_OK(again);
     CHECK(again->starts == 2);
     CHECK(again->zone == "zone-5");
+}
+
+TEST_CASE("the A2 program reads its zone from a MEC013 Location API: the emulator moves the UE, it counts",
+          "[workload][a2][mec]") {
+    auto s = mec::scenario::load(std::filesystem::path(MIGRATE_TEST_DATA_DIR) / "mec" / "monaco-dual-mep-short-path.json");
+    REQUIRE_OK(s);
+    mec::emulator_options eo;
+    eo.base_path = "/sbx1/mep1";
+    eo.time_scale = 0;   // only forced moves: deterministic
+    auto emu = mec::emulator::start(std::move(*s), eo);
+    REQUIRE_OK(emu);
+    // The first access point of each of three zones.
+    std::vector<std::pair<std::string, std::string>> stops;   // zone, access point
+    for (const auto& z : (*emu)->model().zones())
+        if (!z.access_points.empty() && stops.size() < 3) stops.emplace_back(z.name, z.access_points.front());
+    REQUIRE(stops.size() == 3);
+    const std::string ue = "10.100.0.1";
+    REQUIRE_OK((*emu)->force(ue, stops[0].second));
+
+    auto port = test::free_port();
+    test::scratch_dir dir{"a2-mec"};
+    test::program proc({MIGRATE_A2_COUNTER, "--zone-format", "mec-location", "--zone-url",
+                        (*emu)->url() + "/location/v2/queries/users?address=" + ue, "--port", std::to_string(port),
+                        "--data", (dir.path / "data").string(), "--interval-ms", "40"},
+                       dir.path / "a2.log");
+    auto zone_is = [&](const std::string& z) {
+        return test::eventually([&] {
+            auto st = a2_get_state("127.0.0.1", port, 200ms);
+            return st && st->zone == z;
+        }, 5s);
+    };
+    REQUIRE(zone_is(stops[0].first));
+    REQUIRE_OK((*emu)->force(ue, stops[1].second));
+    REQUIRE(zone_is(stops[1].first));
+    REQUIRE_OK((*emu)->force(ue, stops[2].second));
+    REQUIRE(zone_is(stops[2].first));
+    auto st = a2_get_state("127.0.0.1", port);
+    REQUIRE_OK(st);
+    CHECK(st->count == 2);   // two changes after the first zone
+    CHECK(st->poll_errors == 0);
 }
 
 TEST_CASE("the A2 program's changePhase: pre-relocation-end flushes and holds, running resumes",

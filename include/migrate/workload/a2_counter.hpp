@@ -29,11 +29,16 @@
 
 namespace migrate::workload {
 
+/// What the zone URL answers: a zone server's one line, or an ETSI MEC013 users query
+/// (`<location api>/queries/users?address=UE`, v2 or v3) whose first user's zoneId is the zone.
+enum class a2_zone_format { text, mec_location };
+
 /// How to run the counter in a container.
 struct a2_counter_config {
     std::string name = "a2-counter";                ///< container name
     std::string image = "migrate-a2-counter:1";     ///< built with image::a2_counter_recipe
-    std::string zone_url;                           ///< zone_server::url("/zone")
+    std::string zone_url;                           ///< zone_server::url("/zone"), or a MEC013 users query
+    a2_zone_format zone_format = a2_zone_format::text;
     std::string network;                            ///< the host's service_network
     std::string volume = "a2-data";                 ///< named volume mounted at /data (the state)
     std::uint16_t port = 8080;                      ///< TCP (HTTP) and UDP (probe)
