@@ -83,6 +83,10 @@ result<std::vector<traffic_rule>> parse_traffic_rules(const json& body) {
     });
 }
 
+result<service_info> parse_service_info(const json& body) {
+    return parse_guarded([&] { return read_service(reader(body, "")); });
+}
+
 result<std::vector<service_info>> parse_service_list(const json& body) {
     return parse_guarded([&] {
         if (!body.is_array()) bad_field("", std::string("expected array, got ") + body.type_name());
@@ -129,6 +133,30 @@ json to_json(const traffic_rule& r) {
     return j;
 }
 
+json to_json(const service_info& s) {
+    json endpoint_info;
+    if (!s.uris.empty() || s.addresses.empty()) {
+        endpoint_info["uris"] = s.uris;
+    } else {
+        json addresses = json::array();
+        for (const auto& a : s.addresses) addresses.push_back({{"host", a.host}, {"port", a.port}});
+        endpoint_info["addresses"] = addresses;
+    }
+    json j{{"serName", s.ser_name},
+           {"version", s.version.empty() ? std::string("1.0") : s.version},
+           {"state", s.state.empty() ? std::string("ACTIVE") : s.state},
+           {"serializer", "JSON"},
+           {"transportInfo", {{"id", s.ser_name + "-rest"},
+                              {"name", "REST"},
+                              {"type", "REST_HTTP"},
+                              {"protocol", "HTTP"},
+                              {"version", "2.0"},
+                              {"endpoint", endpoint_info},
+                              {"security", json::object()}}}};
+    if (!s.ser_instance_id.empty()) j["serInstanceId"] = s.ser_instance_id;
+    return j;
+}
+
 app_support_client::app_support_client(client_options opts, std::string app_instance_id)
     : app_instance_id_(std::move(app_instance_id)),
       app_path_("/applications/" + path_segment(app_instance_id_)),
@@ -158,6 +186,17 @@ result<app_termination_subscription> app_support_client::subscribe_termination(c
 
 result<void> app_support_client::unsubscribe(const std::string& self_url_or_id) {
     auto r = app_support_.call("DELETE", app_path_ + "/subscriptions/" + path_segment(subscription_id(self_url_or_id)));
+    if (!r) return r.error();
+    return {};
+}
+
+result<service_info> app_support_client::register_service(const service_info& s) {
+    const std::string p = app_path_ + "/services";
+    return reply_as<service_info>(service_mgmt_, "POST", p, service_mgmt_.call("POST", p, to_json(s)), parse_service_info);
+}
+
+result<void> app_support_client::deregister_service(const std::string& ser_instance_id) {
+    auto r = service_mgmt_.call("DELETE", app_path_ + "/services/" + path_segment(ser_instance_id));
     if (!r) return r.error();
     return {};
 }

@@ -134,6 +134,44 @@ TEST_CASE("app support client: confirm ready/termination, termination subscripti
     CHECK(put["dstInterface"]["dstIpAddress"] == "20.1.1.1");   // what we do not model goes back unchanged
 }
 
+TEST_CASE("app support client: offers a service in the registry and withdraws it", "[mec][app_support]") {
+    mec_test_server srv([&](const recorded_request& r) -> canned_reply {
+        const std::string app = "/sbx1/mec_service_mgmt/v1/applications/app-1/services";
+        if (r.method == "POST" && r.target == app) {
+            json b = json::parse(r.body);
+            b["serInstanceId"] = "svc-7";
+            return {201, b.dump()};
+        }
+        if (r.method == "DELETE" && r.target == app + "/svc-7") return {204, ""};
+        return {404, ""};
+    });
+    app_support_client mec(options_for(srv), "app-1");
+    service_info s;
+    s.ser_name = "user-context-app-1";
+    s.uris = {"http://10.0.0.9:8080/user-context"};
+    auto offered = mec.register_service(s);
+    INFO((offered ? std::string() : offered.error().what()));
+    REQUIRE(offered.has_value());
+    CHECK(offered->ser_instance_id == "svc-7");
+    CHECK(offered->uris == s.uris);
+    CHECK(offered->state == "ACTIVE");
+    REQUIRE(mec.deregister_service("svc-7").has_value());
+    auto reqs = srv.requests();
+    REQUIRE(reqs.size() == 2);
+    json body = json::parse(reqs[0].body);
+    // The spec's required ServiceInfo and TransportInfo fields are all there.
+    for (auto* f : {"serName", "version", "state", "transportInfo", "serializer"}) CHECK(body.contains(f));
+    for (auto* f : {"id", "name", "type", "protocol", "version", "endpoint", "security"}) CHECK(body["transportInfo"].contains(f));
+    CHECK(body["transportInfo"]["type"] == "REST_HTTP");
+    CHECK(reqs[1].method == "DELETE");
+    // A registry that does not know the app instance: not_found naming the URL.
+    app_support_client other(options_for(srv), "app-2");
+    auto refused = other.register_service(s);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error_code() == error::not_found);
+    CHECK_THAT(refused.error().message, Catch::Contains("app-2"));
+}
+
 TEST_CASE("app support client: a platform answering 501 to traffic rules gives a clear unsupported", "[mec][app_support]") {
     mec_test_server srv([](const recorded_request&) -> canned_reply {
         return {501, R"({"status": 501, "detail": "Not Implemented"})"};

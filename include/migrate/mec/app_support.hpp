@@ -62,11 +62,15 @@ struct app_termination_notification {
 
 result<traffic_rule> parse_traffic_rule(const json& body);
 result<std::vector<traffic_rule>> parse_traffic_rules(const json& body);
+result<service_info> parse_service_info(const json& body);
 result<std::vector<service_info>> parse_service_list(const json& body);
 result<app_termination_subscription> parse_app_termination_subscription(const json& body);
 /// `_links` per the spec; AdvantEDGE's own example writes `links`: both are read.
 result<app_termination_notification> parse_app_termination_notification(const json& body);
 json to_json(const traffic_rule& r);
+/// ServiceInfo for a registration: a REST_HTTP transport over HTTP 2.0 (the spec's example
+/// values), JSON serializer, endpoint `uris` or else `addresses`; state "ACTIVE" when empty.
+json to_json(const service_info& s);
 
 class app_support_client {
 public:
@@ -83,6 +87,11 @@ public:
     /// DELETE /applications/{id}/subscriptions/{subscriptionId}, by self URL or id.
     result<void> unsubscribe(const std::string& self_url_or_id);
 
+    /// POST mec_service_mgmt/v1/applications/{id}/services: offers `s` in the registry; the
+    /// platform's copy (with its serInstanceId).
+    result<service_info> register_service(const service_info& s);
+    /// DELETE mec_service_mgmt/v1/applications/{id}/services/{serInstanceId}
+    result<void> deregister_service(const std::string& ser_instance_id);
     /// GET mec_service_mgmt/v1/services[?ser_name=NAME]
     result<std::vector<service_info>> services(const std::string& ser_name = {});
     /// The one service named `ser_name`; `not_found` naming it when the registry has none.
