@@ -130,6 +130,7 @@ ue parse_ue(const json& pl, const std::string& where, const std::string& under) 
     }
     u.wireless = wireless_priority(optional_text(pl, "wirelessType"), where);
     u.initial_access_point = under;
+    if (auto m = pl.find("meta"); m != pl.end() && m->is_object()) u.map_icon = optional_text(*m, "display.map.icon");
     return u;
 }
 

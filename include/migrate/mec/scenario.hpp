@@ -78,6 +78,7 @@ struct ue {
     end_of_path eop = end_of_path::loop;
     std::vector<poa_type> wireless;   ///< priority order, most preferred first
     std::string initial_access_point;   ///< the networkLocation the scenario puts it under
+    std::string map_icon;   ///< meta["display.map.icon"]: "ion-android-car", "ion-android-walk" (the sandbox's kind of UE)
 
     bool moving() const noexcept { return path.size() >= 2 && velocity_mps > 0; }
     /// Sum of the path's segment lengths, metres.
