@@ -176,6 +176,7 @@ result<void> mec_traffic_rule_route_switch::prepare(route_change& c) {
     c.state.erase("sent");
     c.state.erase("same_rule");
     c.state.erase("rollback_errors");
+    c.state.erase("restored");
     // Resolve both first: a bad configuration is named before any request.
     std::optional<mec_traffic_rule_ref> from, to;
     if (!c.from.empty()) {
