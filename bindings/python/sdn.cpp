@@ -25,6 +25,10 @@
 #include <fmt/format.h>
 
 namespace migrate::python {
+
+/// The C++ trigger behind a MecLocationTrigger / MecRnisTrigger / MecAmsTrigger, else null (mec_triggers.cpp).
+trigger* mec_trigger_of(const py::handle& o);
+
 namespace {
 
 // Route switches written in Python (a recording switch in a test, a controller of one's own).
@@ -122,7 +126,8 @@ std::pair<trigger*, sdn_trigger*> trigger_of(const py::handle& o) {
         return {t, t};
     }
     if (py::isinstance<manual_trigger>(o)) return {&o.cast<manual_trigger&>(), nullptr};
-    raise(make_failure(error::invalid_argument, "FollowMe.trigger: expected a ManualTrigger or an SdnTrigger"));
+    if (auto* t = mec_trigger_of(o)) return {t, nullptr};
+    raise(make_failure(error::invalid_argument, "FollowMe.trigger: expected a ManualTrigger, an SdnTrigger or a Mec*Trigger"));
 }
 
 /// A decision's dict: the trigger's JSON plus `at` as seconds on the monotonic clock.
