@@ -123,6 +123,13 @@ from ._migrate import (  # noqa: F401
     # the MEC platform emulator (docs/mec-sim.md)
     MecScenario,
     MecEmulator,
+    # viability: dwell times from a replayed scenario (docs/viability.md)
+    DwellReplay,
+    replay_dwell,
+    ue_kinds,
+    load_grid_report,
+    parse_grid_report,
+    viable_shares,
     # the ETSI MEC API clients (docs/mec.md)
     LocationClient,
     parse_zonal_presence_notification,
@@ -219,6 +226,12 @@ __all__ = [
     "OvsLab",
     "MecScenario",
     "MecEmulator",
+    "DwellReplay",
+    "replay_dwell",
+    "ue_kinds",
+    "load_grid_report",
+    "parse_grid_report",
+    "viable_shares",
     "LocationClient",
     "parse_zonal_presence_notification",
     "AmsClient",
