@@ -21,7 +21,7 @@ std::int64_t unix_now() {
 
 std::string strip_acr(std::string a) { return a.rfind("acr:", 0) == 0 ? a.substr(4) : a; }
 
-void expect_one_of(const reader& r, const char* key, std::initializer_list<std::string_view> allowed, bool required) {
+void expect_one_of(const reader& r, const char* key, const std::vector<std::string_view>& allowed, bool required) {
     auto v = required ? std::optional<std::string>(r.str(key)) : r.opt_str(key);
     if (!v) return;
     for (auto a : allowed)
@@ -74,6 +74,7 @@ void emulator::impl::expire_locked() {
     auto steady = std::chrono::steady_clock::now();
     std::erase_if(location_subs, [&](auto& s) { return s.expires && *s.expires <= steady; });
     auto wall = detail::unix_now();
+    std::erase_if(ams_regs, [&](auto& s) { return s.expiry_s && *s.expiry_s <= wall; });
     std::erase_if(ams_subs, [&](auto& s) { return s.expiry_s && *s.expiry_s <= wall; });
     std::erase_if(rnis_subs, [&](auto& s) { return s.expiry_s && *s.expiry_s <= wall; });
 }

@@ -44,7 +44,7 @@ std::optional<net::http_response> reject_body(F read, const std::string& what, c
 }
 
 /// `s` must be one of `allowed`, else a complaint naming the field.
-void expect_one_of(const reader& r, const char* key, std::initializer_list<std::string_view> allowed, bool required = true);
+void expect_one_of(const reader& r, const char* key, const std::vector<std::string_view>& allowed, bool required = true);
 
 }  // namespace migrate::mec::detail
 
@@ -87,6 +87,7 @@ struct emulator::impl {
     struct ams_registration {
         std::string id;                  ///< appMobilityServiceId
         json body;                       ///< RegistrationInfo as answered
+        std::optional<std::int64_t> expiry_s;   ///< expiryTime > 0: Unix seconds it ends
     };
     struct ams_subscription {
         std::string id;

@@ -2,9 +2,12 @@
 // notification the emulator sends parses with the client, under a sandbox prefix — MEC013
 // (location.hpp): queries, a subscription and its notification on a forced move; MEC011
 // (app_support.hpp): confirmations, termination subscription and notification, the service
-// registry and traffic rules (switched, and 501 when the emulator plays AdvantEDGE).
+// registry and traffic rules (switched, and 501 when the emulator plays AdvantEDGE); MEC021
+// (ams.hpp): registration round trips and INTERHOST_MOVEOUT_TRIGGERED to the source instance
+// when its UE moves to the other host's zone.
 #include "../require_ok.hpp"
 
+#include <migrate/mec/ams.hpp>
 #include <migrate/mec/app_support.hpp>
 #include <migrate/mec/emulator.hpp>
 #include <migrate/mec/location.hpp>
@@ -17,6 +20,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
 using namespace migrate;
 using namespace migrate::mec;
@@ -302,4 +306,120 @@ TEST_CASE("emulator: app instances are checked against the scenario", "[mec][sim
     CHECK((*rules)[0].state == traffic_rule_state::inactive);
     CHECK((*rules)[0].action == "DROP");
     CHECK((*emu)->app_instances().size() == 2);
+}
+
+TEST_CASE("ams_client against the emulator: registration, subscription, move-out to the other host", "[mec][sim][client][ams]") {
+    // a2 (app "counter") on mep2 serves 10.1.0.4, which stands in zone04 (mep2's zone);
+    // a1, the same app, runs on mep1 in zone01.
+    auto emu = start_with_apps();
+    ams_client ams(client_of(*emu));
+    const associate_id ue{"UE_IPv4_ADDRESS", "10.1.0.4"};
+    registration_info reg;
+    reg.app_instance_id = "a2";
+    reg.devices = {{ue, app_mobility_service_level::with_confirmation, context_transfer_state::not_transferred}};
+    auto created = ams.register_app(reg);
+    REQUIRE_OK(created);
+    REQUIRE_FALSE(created->app_mobility_service_id.empty());
+    auto read = ams.registration(created->app_mobility_service_id);
+    REQUIRE_OK(read);
+    CHECK(read->app_instance_id == "a2");
+    REQUIRE(read->devices.size() == 1);
+    CHECK(read->devices[0].device == ue);
+    CHECK(read->devices[0].service_level == app_mobility_service_level::with_confirmation);
+
+    recorder source, other;
+    mobility_procedure_subscription sub;
+    sub.callback_url = source.url();
+    sub.app_instance_id = "a2";
+    sub.devices = {ue};
+    auto s = ams.subscribe_mobility_procedure(sub);
+    REQUIRE_OK(s);
+    CHECK_FALSE(s->self_url.empty());
+    // The spec's default filter is included in the answer.
+    REQUIRE(s->statuses.size() == 1);
+    CHECK(s->statuses[0] == mobility_status::interhost_moveout_triggered);
+    mobility_procedure_subscription not_mine;
+    not_mine.callback_url = other.url();
+    not_mine.app_instance_id = "a1";
+    REQUIRE_OK(ams.subscribe_mobility_procedure(not_mine));
+    adjacent_app_info_subscription adjacent;
+    adjacent.callback_url = other.url();
+    adjacent.app_instance_id = "a2";
+    auto adj = ams.subscribe_adjacent_app_info(adjacent);
+    REQUIRE_OK(adj);
+    CHECK_FALSE(adj->self_url.empty());
+
+    // A move within zone04 is no move-out.
+    auto* z4 = emu->model().find_zone("zone04");
+    std::string other_ap;
+    for (auto& st : emu->states())
+        if (st.ue == "10.1.0.4")
+            for (auto& ap : z4->access_points)
+                if (ap != st.access_point) other_ap = ap;
+    REQUIRE_OK(emu->force("10.1.0.4", other_ap));
+    // To zone01, where mep1 runs a1: the source's subscription hears the move-out, with a1.
+    REQUIRE_OK(emu->force("10.1.0.4", "4g-macro-cell-1"));
+    auto got = source.wait_for(1);
+    REQUIRE(got.size() == 1);
+    auto n = parse_mobility_procedure_notification(got[0]);
+    REQUIRE_OK(n);
+    CHECK(n->status == mobility_status::interhost_moveout_triggered);
+    REQUIRE(n->devices.size() == 1);
+    CHECK(n->devices[0] == ue);
+    REQUIRE(n->target.has_value());
+    CHECK(n->target->app_instance_id == "a1");
+    REQUIRE(n->target->endpoints.size() == 1);
+    CHECK(n->target->endpoints[0].host == "10.2.0.10");
+    CHECK(n->target->endpoints[0].port == 8080);
+    CHECK(n->subscription_url == s->self_url);
+    CHECK(n->timestamp.has_value());
+
+    // The context moved: marked so, the device is not announced again when it comes back and leaves again.
+    auto marked = ams.set_context_transfer_state(created->app_mobility_service_id, ue, context_transfer_state::user_context_transfer_completed);
+    REQUIRE_OK(marked);
+    CHECK(marked->devices[0].transfer_state == context_transfer_state::user_context_transfer_completed);
+    REQUIRE_OK(emu->force("10.1.0.4", other_ap));
+    REQUIRE_OK(emu->force("10.1.0.4", "4g-macro-cell-1"));
+    std::this_thread::sleep_for(300ms);
+    CHECK(source.wait_for(1, 0ms).size() == 1);
+    CHECK(other.wait_for(1, 0ms).empty());   // a1's subscription and the adjacent-info one heard nothing
+
+    REQUIRE_OK(ams.unsubscribe(s->self_url));
+    CHECK(ams.unsubscribe(s->self_url).error_code() == error::not_found);
+    REQUIRE_OK(ams.deregister(created->app_mobility_service_id));
+    CHECK(ams.registration(created->app_mobility_service_id).error_code() == error::not_found);
+}
+
+TEST_CASE("emulator AMS: bodies checked per MEC021, subscription list per the spec", "[mec][sim][ams]") {
+    auto emu = start_with_apps();
+    auto port = emu->port();
+    const std::string b = "/sbx1/amsi/v1";
+    auto refused = test::beast_exchange(port, "POST", b + "/app_mobility_services",
+                                        R"({"serviceConsumerId": {"appInstanceId": "a1"}, "deviceInformation": [{"associateId": {"type": "IMSI", "value": "1"}}]})");
+    CHECK(refused.status == 400);
+    CHECK_THAT(json::parse(refused.body)["detail"].get<std::string>(), Catch::Contains("/deviceInformation/0/associateId/type"));
+    refused = test::beast_exchange(port, "POST", b + "/app_mobility_services", R"({"serviceConsumerId": {"appInstanceId": "zz"}})");
+    CHECK(refused.status == 400);
+    CHECK_THAT(json::parse(refused.body)["detail"].get<std::string>(), Catch::Contains("/serviceConsumerId/appInstanceId"));
+    refused = test::beast_exchange(port, "POST", b + "/subscriptions", R"({"subscriptionType": "MobilityProcedureSubscription", "callbackReference": "http://x/"})");
+    CHECK(refused.status == 400);
+    CHECK_THAT(json::parse(refused.body)["detail"].get<std::string>(), Catch::Contains("/filterCriteria: missing"));
+
+    auto sub = test::beast_exchange(port, "POST", b + "/subscriptions",
+                                    R"({"subscriptionType": "AdjacentAppInfoSubscription", "callbackReference": "http://x/", "filterCriteria": {"appInstanceId": "a1"}})");
+    REQUIRE(sub.status == 201);
+    auto list = test::beast_exchange(port, "GET", b + "/subscriptions?subscriptionType=adj_app_info");
+    REQUIRE(list.status == 200);
+    auto l = json::parse(list.body);
+    REQUIRE(l["subscription"].size() == 1);
+    CHECK(l["subscription"][0]["subscriptionType"] == 2);
+    CHECK(l["subscription"][0]["href"] == sub.location);
+    CHECK(json::parse(test::beast_exchange(port, "GET", b + "/subscriptions?subscriptionType=mobility_proc").body)["subscription"].empty());
+
+    // expiryDeadline in the past: gone at the next look.
+    auto expired = test::beast_exchange(port, "POST", b + "/subscriptions",
+                                        R"({"subscriptionType": "AdjacentAppInfoSubscription", "callbackReference": "http://x/",
+                                            "expiryDeadline": {"seconds": 1, "nanoSeconds": 0}})");
+    REQUIRE(expired.status == 201);
+    CHECK(test::beast_exchange(port, "GET", expired.location.substr(expired.location.find("/sbx1"))).status == 404);
 }

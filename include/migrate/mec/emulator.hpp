@@ -31,6 +31,25 @@
 //   GET|PUT|DELETE /mec_service_mgmt/v1/applications/{id}/services/{serviceId}
 //   GET  /mec_service_mgmt/v1/services[?ser_instance_id=|ser_name=|ser_category_id=]
 //   GET  /mec_service_mgmt/v1/services/{serviceId}
+// MEC021 Application Mobility Service (amsi/v1):
+//   GET|POST /amsi/v1/app_mobility_services                          RegistrationInfo (appMobilityServiceId assigned;
+//                                                                    serviceConsumerId.appInstanceId must be declared)
+//   GET|PUT|DELETE /amsi/v1/app_mobility_services/{id}, POST .../{id}/deregister_task
+//   GET|POST /amsi/v1/subscriptions[?subscriptionType=mobility_proc|adj_app_info]
+//            MobilityProcedureSubscription (filterCriteria.mobilityStatus defaults to
+//            [INTERHOST_MOVEOUT_TRIGGERED], in the answer too) / AdjacentAppInfoSubscription;
+//            the list is the official v2.1.1 SubscriptionLinkList (subscriptionType 1 / 2)
+//   GET|DELETE /amsi/v1/subscriptions/{subscriptionId}
+//   Registrations end after `expiryTime` s (> 0), subscriptions at `expiryDeadline`.
+//   Notification: when a UE listed in a registration of app instance S enters a zone (a zone
+//   change) whose edge hosts do not include S's host, and an app instance T with S's
+//   app_name runs on one of them, every MobilityProcedureSubscription whose filter matches
+//   (appInstanceId absent or S, associateId absent or the UE, mobilityStatus has TRIGGERED)
+//   gets a MobilityProcedureNotification INTERHOST_MOVEOUT_TRIGGERED with targetAppInfo
+//   {T, T's endpoints}. As AdvantEDGE: only TRIGGERED, never COMPLETED / FAILED; devices
+//   marked USER_CONTEXT_TRANSFER_COMPLETED or APP_MOBILITY_NOT_ALLOWED are not announced
+//   (the target registers the UE itself once it serves it). Adjacent app info
+//   subscriptions are kept but never notified; /queries/adjacent_app_instances is not served.
 // and the emulator's own control API (not ETSI):
 //   GET  /sim/v1/state                       scenario time, time scale, every UE's state, app
 //                                            instances with their traffic rule states
