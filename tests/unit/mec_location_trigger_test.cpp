@@ -110,9 +110,11 @@ TEST_CASE("mec_location (zonal traffic): a UE entering mep1's zone from mep2's i
     CHECK(log.got[1].to == "mep2");
 
     // Stopped: the subscriptions are gone at the platform, so a move notifies nobody.
+    wait_notified(*emu, 5);   // the emulator counts a POST once answered, after our decision
     (*t)->stop();
     CHECK((*t)->receiver()->subscriptions().empty());
     auto before = emu->notifications_sent() + emu->notifications_failed();
+    CHECK(before == 5);
     REQUIRE_OK(emu->force("10.1.0.4", "4g-macro-cell-1"));
     std::this_thread::sleep_for(200ms);
     CHECK(emu->notifications_sent() + emu->notifications_failed() == before);
@@ -176,4 +178,33 @@ TEST_CASE("mec_location: bad options and an unreachable platform are named", "[m
     CHECK_THAT(r.error().message, Catch::Contains("zonalTraffic zone01"));
     CHECK_THAT(r.error().message, Catch::Contains((*t)->receiver()->callback_base()));
     CHECK((*t)->receiver()->subscriptions().empty());
+}
+
+TEST_CASE("mec_location: subscriptions with a duration are renewed before the emulator drops them", "[mec][trigger][mec_location][receiver]") {
+    auto emu = paused_emulator();
+    mec_location_trigger_options o;
+    o.platform.base_url = emu->url();
+    o.zone_hosts = {{"zone01", "mep1"}, {"zone04", "mep2"}};
+    o.users = {"10.1.0.4"};
+    o.duration_s = 2;   // the emulator deletes a subscription that long after its creation
+    auto t = mec_location_trigger::make(o);
+    REQUIRE_OK(t);
+    decision_log log;
+    REQUIRE_OK((*t)->start(log.handler()));
+    auto first = (*t)->receiver()->subscriptions();
+    REQUIRE(first.size() == 2);
+    for (auto& s : first) CHECK(s.expires.has_value());
+
+    // Past the first subscriptions' end: only renewed ones can still notify.
+    std::this_thread::sleep_for(2500ms);
+    for (auto& s : (*t)->receiver()->subscriptions()) {
+        CHECK(s.renewals >= 1);
+        CHECK(s.last_error.empty());
+        CHECK(s.resource_url != first[0].resource_url);
+        CHECK(s.resource_url != first[1].resource_url);
+    }
+    REQUIRE_OK(emu->force("10.1.0.4", "4g-macro-cell-1"));
+    REQUIRE(log.wait_for(1));
+    CHECK(log.got[0].to == "mep1");
+    (*t)->stop();
 }
