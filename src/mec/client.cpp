@@ -13,9 +13,14 @@ result<void> client_options::validate() const {
     if (base_url.ends_with("/"))
         return make_failure(error::invalid_argument,
                             fmt::format("client_options.base_url: '{}' ends with '/'; give scheme://host[:port]", base_url));
-    if (sandbox.find('/') != std::string::npos)
+    // "sbx1" or the ETSI MEC Sandbox's "sbx1/mep1": segments without empty ones.
+    if (!sandbox.empty() && (sandbox.front() == '/' || sandbox.back() == '/' || sandbox.find("//") != std::string::npos))
         return make_failure(error::invalid_argument,
-                            fmt::format("client_options.sandbox: '{}' must be one path segment", sandbox));
+                            fmt::format("client_options.sandbox: '{}' must be path segments without leading, trailing "
+                                        "or double '/' (e.g. 'sbx1' or 'sbx1/mep1')", sandbox));
+    if (sandbox.find_first_of("?# ") != std::string::npos)
+        return make_failure(error::invalid_argument,
+                            fmt::format("client_options.sandbox: '{}' has a reserved character", sandbox));
     if (timeout.count() <= 0)
         return make_failure(error::invalid_argument, "client_options.timeout_ms: must be positive");
     return {};

@@ -29,6 +29,25 @@ result<void> user_context_endpoint_options::validate() const {
     return ok();
 }
 
+void to_json(json& j, const user_context_endpoint_options& o) {
+    j = json{{"platform", o.platform},          {"app_instance_id", o.app_instance_id},
+             {"service_name_prefix", o.service_name_prefix}, {"listen_address", o.listen_address},
+             {"port", o.port},                  {"advertised_url", o.advertised_url},
+             {"register_service", o.register_service}};
+}
+
+void from_json(const json& j, user_context_endpoint_options& o) {
+    using migrate::detail::read_field;
+    const char* w = "user_context_endpoint_options";
+    read_field(j, w, "platform", o.platform);
+    read_field(j, w, "app_instance_id", o.app_instance_id);
+    read_field(j, w, "service_name_prefix", o.service_name_prefix);
+    read_field(j, w, "listen_address", o.listen_address);
+    read_field(j, w, "port", o.port);
+    read_field(j, w, "advertised_url", o.advertised_url);
+    read_field(j, w, "register_service", o.register_service);
+}
+
 struct user_context_endpoint::impl {
     user_context_endpoint_options options;
     context_handler on_context;

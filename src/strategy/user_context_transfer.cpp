@@ -22,6 +22,26 @@ result<void> user_context_transfer_options::validate() const {
     return ok();
 }
 
+void to_json(json& j, const user_context_transfer_options& o) {
+    j = json{{"platform", o.platform},
+             {"app_instance_id", o.app_instance_id},
+             {"app_mobility_service_id", o.app_mobility_service_id},
+             {"service_name_prefix", o.service_name_prefix},
+             {"transfer_timeout_ms", o.transfer_timeout.count()}};
+}
+
+void from_json(const json& j, user_context_transfer_options& o) {
+    using migrate::detail::read_field;
+    const char* w = "user_context_transfer_options";
+    read_field(j, w, "platform", o.platform);
+    read_field(j, w, "app_instance_id", o.app_instance_id);
+    read_field(j, w, "app_mobility_service_id", o.app_mobility_service_id);
+    read_field(j, w, "service_name_prefix", o.service_name_prefix);
+    std::int64_t ms = o.transfer_timeout.count();
+    read_field(j, w, "transfer_timeout_ms", ms);
+    o.transfer_timeout = std::chrono::milliseconds(ms);
+}
+
 struct user_context_transfer::impl {
     user_context_transfer_options options;
     user_context_callbacks app;
@@ -165,7 +185,7 @@ migration_report user_context_transfer::on_decision(const migration_decision& d)
     if (d.evidence.is_object()) {
         if (auto t = d.evidence.find("target_app_instance_id"); t != d.evidence.end() && t->is_string())
             target = t->get<std::string>();
-        if (auto a = d.evidence.find("associateId"); a != d.evidence.end() && a->is_object() && a->contains("type") &&
+        if (auto a = d.evidence.find("associate_id"); a != d.evidence.end() && a->is_object() && a->contains("type") &&
                                                      (*a)["type"].is_string())
             device.type = (*a)["type"].get<std::string>();
     }

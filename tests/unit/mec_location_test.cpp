@@ -223,6 +223,10 @@ TEST_CASE("client options reject a base URL that is not http(s) or ends with a s
     o.base_url = "http://x/";
     CHECK_FALSE(o.validate().has_value());
     o.base_url = "https://try-mec.etsi.org";
-    o.sandbox = "a/b";
-    CHECK_THAT(o.validate().error().message, Catch::Contains("client_options.sandbox"));
+    o.sandbox = "sbx1/mep1";   // the ETSI MEC Sandbox's two segments
+    CHECK(o.validate().has_value());
+    for (const char* bad : {"/sbx1", "sbx1/", "sbx1//mep1", "sbx 1"}) {
+        o.sandbox = bad;
+        CHECK_THAT(o.validate().error().message, Catch::Contains("client_options.sandbox"));
+    }
 }

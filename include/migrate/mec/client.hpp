@@ -25,7 +25,7 @@ namespace migrate::mec {
 
 struct client_options {
     std::string base_url = "http://127.0.0.1:8080";  ///< scheme://host[:port], no trailing path
-    std::string sandbox;                             ///< path prefix before the API root ("" for none)
+    std::string sandbox;                             ///< path before the API root: "", "sbx1", "sbx1/mep1"
     std::string bearer_token;                        ///< sent as `Authorization: Bearer ...` when set
     std::chrono::milliseconds timeout{5000};         ///< one request's round trip
 

@@ -43,6 +43,10 @@ struct user_context_endpoint_options {
     /// `invalid_argument` naming the field.
     result<void> validate() const;
 };
+/// {"platform", "app_instance_id", "service_name_prefix", "listen_address", "port",
+///  "advertised_url", "register_service"}
+void to_json(json& j, const user_context_endpoint_options& o);
+void from_json(const json& j, user_context_endpoint_options& o);
 
 class user_context_endpoint {
 public:

@@ -42,6 +42,10 @@ struct user_context_transfer_options {
     /// `invalid_argument` naming the field.
     result<void> validate() const;
 };
+/// {"platform": {...client_options}, "app_instance_id", "app_mobility_service_id",
+///  "service_name_prefix", "transfer_timeout_ms"}
+void to_json(json& j, const user_context_transfer_options& o);
+void from_json(const json& j, user_context_transfer_options& o);
 
 /// The app's side of the source instance.
 struct user_context_callbacks {
@@ -71,7 +75,7 @@ public:
     std::vector<migration_report> on_notification(const mec::mobility_procedure_notification& n);
 
     /// A `mec_ams` trigger's decision: `subject` = the device (UE_IPv4_ADDRESS unless
-    /// evidence says `associateId.type`), evidence `target_app_instance_id`. `invalid_argument`
+    /// evidence says `associate_id.type`), evidence `target_app_instance_id`. `invalid_argument`
     /// (in the report) when the decision does not carry the target instance.
     migration_report on_decision(const migration_decision& d);
 

@@ -1,0 +1,214 @@
+// ETSI MEC end to end (issue 5's done-when): the MEC platform emulator (`migrate-mec-sim`'s
+// engine, on the testbed's client side) moves a car from zone to zone; a MEC trigger fires
+// (the Location API's zonal traffic notifications, or, separately, the AMS's
+// INTERHOST_MOVEOUT_TRIGGERED); the thesis workload A2 — which reads its zone from the
+// emulator's Location API — is moved from host a to host b by a real CRIU live migration and
+// keeps counting the car's zone changes at b.
+//
+// Scenario: the ETSI MEC Sandbox's Monaco `dual-mep-short-path` (mep1 in zone01, mep2 in
+// zone04); host a serves zones 01-02 (mep1), host b zones 03-04 (mep2). The emulator's clock is
+// paused: only forced moves happen, so the run is deterministic.
+#include "testbed_fixture.hpp"
+#include "workload_fixture.hpp"
+
+#include <migrate/checkpoint_move.hpp>
+#include <migrate/mec/emulator.hpp>
+#include <migrate/probe.hpp>
+#include <migrate/trigger/mec_location.hpp>
+#include <migrate/workload/a2_counter.hpp>
+#include <migrate/workload/service_locator.hpp>
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+
+using namespace migrate;
+using namespace migrate::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const char* const car = "10.100.0.1";
+
+/// Decisions as the trigger delivers them (on its receiver's thread), for the test's thread.
+struct decision_inbox {
+    std::mutex m;
+    std::condition_variable cv;
+    std::deque<migration_decision> q;
+    std::size_t total = 0;
+
+    trigger::decision_handler handler() {
+        return [this](const migration_decision& d) {
+            std::lock_guard lock(m);
+            q.push_back(d);
+            ++total;
+            cv.notify_all();
+        };
+    }
+    std::optional<migration_decision> next(std::chrono::milliseconds within) {
+        std::unique_lock lock(m);
+        if (!cv.wait_for(lock, within, [&] { return !q.empty(); })) return std::nullopt;
+        auto d = q.front();
+        q.pop_front();
+        return d;
+    }
+    std::size_t count() {
+        std::lock_guard lock(m);
+        return total;
+    }
+};
+
+/// The emulator on the client side, where A2's containers on both hosts reach it, paused.
+std::unique_ptr<mec::emulator> client_side_emulator() {
+    auto s = mec::scenario::load(std::filesystem::path(MIGRATE_TEST_DATA_DIR) / "mec" / "monaco-dual-mep-short-path.json");
+    REQUIRE_OK(s);
+    mec::emulator_options o;
+    o.address = shared_testbed().client_address();
+    o.base_path = "/sbx1/mep1";
+    o.time_scale = 0;
+    auto emu = mec::emulator::start(std::move(*s), o);
+    REQUIRE_OK(emu);
+    return std::move(*emu);
+}
+
+mec::client_options platform_of(const mec::emulator& emu) {
+    mec::client_options c;
+    c.base_url = fmt::format("http://{}:{}", shared_testbed().client_address(), emu.port());
+    c.sandbox = "sbx1/mep1";
+    return c;
+}
+
+/// The first access point of `zone` in the scenario.
+std::string access_point_in(const mec::emulator& emu, const std::string& zone) {
+    auto* z = emu.model().find_zone(zone);
+    REQUIRE(z);
+    REQUIRE_FALSE(z->access_points.empty());
+    return z->access_points.front();
+}
+
+/// A2 on host a, reading the car's zone from the emulator's Location API.
+struct a2_at_a {
+    docker::engine a = engine_on("a");
+    docker::engine b = engine_on("b");
+    workload::a2_counter_config cfg;
+    std::string addr;
+
+    a2_at_a(const mec::emulator& emu, const std::string& name) {
+        wl::ensure_workload_images(a);
+        wl::ensure_workload_images(b);
+        cfg = {.name = name, .image = wl::a2_image,
+               .zone_url = emu.url() + "/location/v2/queries/users?address=" + car,
+               .zone_format = workload::a2_zone_format::mec_location,
+               .network = wl::service_network("a"), .volume = name + "-data", .port = 8080,
+               .interval = 100ms};
+        wl::discard(a, cfg.name, cfg.volume);
+        wl::discard(b, cfg.name, cfg.volume);
+        REQUIRE_OK(a.create_volume(cfg.volume));
+        auto id = a.create(workload::a2_counter_spec(cfg));
+        REQUIRE_OK(id);
+        REQUIRE_OK(a.start(*id));
+        addr = wl::address_of(a, cfg.name, cfg.network);
+        REQUIRE(wl::eventually([&] { return workload::a2_udp_count(addr, cfg.port, 200ms).has_value(); }, 10s));
+    }
+    ~a2_at_a() {
+        wl::discard(a, cfg.name, cfg.volume);
+        wl::discard(b, cfg.name, cfg.volume);
+    }
+    /// Waits until A2 at `where` has seen `zone`; its count then.
+    std::uint64_t sees(const std::string& where, const std::string& zone) {
+        INFO("A2 at " << where << " should see " << zone);
+        std::uint64_t count = 0;
+        REQUIRE(wl::eventually([&] {
+            auto st = workload::a2_get_state(where, cfg.port, 300ms);
+            if (st && st->zone == zone) count = st->count;
+            return st && st->zone == zone;
+        }, 10s));
+        return count;
+    }
+    /// The migration the decision asks for: A2 flushes and holds, CRIU moves it live from a
+    /// to b, a client probing its UDP count measures the downtime; A2 resumes at b by itself.
+    migration_report move_to_b() {
+        REQUIRE_OK(workload::a2_change_phase(addr, cfg.port, "pre-relocation-end"));
+        downtime_prober prober(workload::a2_probe(workload::container_address_locator(tb_host("a").socket, cfg.name, cfg.network),
+                                                  workload::container_address_locator(tb_host("b").socket, cfg.name, cfg.network),
+                                                  cfg.port),
+                               10ms, "A2 UDP count every 10 ms from the client side");
+        prober.start();
+        REQUIRE(prober.wait_for_source(5s));
+        auto report = checkpoint_move(a, b, {.container = cfg.name, .source_label = "a", .target_label = "b"});
+        REQUIRE_OK(report);
+        INFO(report->to_text());
+        REQUIRE(report->success);
+        CHECK(prober.wait_for_target(10s));
+        prober.stop();
+        if (auto m = prober.result()) report->downtime = *m;
+        addr = wl::address_of(b, cfg.name, cfg.network);
+        CHECK(workload::in_network(addr, tb_host("b").service_subnet));
+        REQUIRE(wl::eventually([&] {
+            auto st = workload::a2_get_state(addr, cfg.port);
+            return st && !st->writes_held && st->phase == "running";
+        }, 10s));
+        return *report;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("MEC end to end: the emulator moves the car, the location trigger decides, A2 moves a -> b live and counts on",
+          "[mec][e2e][location][a2][criu]") {
+    auto emu = client_side_emulator();
+    const std::string z1 = "zone01", z2 = "zone02", z3 = "zone03", z4 = "zone04";
+    REQUIRE_OK(emu->force(car, access_point_in(*emu, z1)));
+    a2_at_a app(*emu, "mec-e2e-a2");
+    CHECK(app.sees(app.addr, z1) == 0);
+
+    mec_location_trigger_options to;
+    to.platform = platform_of(*emu);
+    to.users = {car};
+    to.zone_hosts = {{z1, "a"}, {z2, "a"}, {z3, "b"}, {z4, "b"}};
+    auto trig = mec_location_trigger::make(to);
+    REQUIRE_OK(trig);
+    decision_inbox inbox;
+    REQUIRE_OK((*trig)->start(inbox.handler()));
+    CHECK((*trig)->host_of(car) == std::optional<std::string>("a"));
+
+    // zone01 -> zone02: a change A2 counts, but a still serves it: no decision.
+    REQUIRE_OK(emu->force(car, access_point_in(*emu, z2)));
+    CHECK(app.sees(app.addr, z2) == 1);
+    CHECK_FALSE(inbox.next(1500ms).has_value());
+
+    // zone02 -> zone03: b's area. The trigger decides a -> b; A2 moves.
+    REQUIRE_OK(emu->force(car, access_point_in(*emu, z3)));
+    auto d = inbox.next(10s);
+    REQUIRE(d.has_value());
+    INFO(json(*d).dump());
+    CHECK(d->subject == car);
+    CHECK(d->from == "a");
+    CHECK(d->to == "b");
+    CHECK(app.sees(app.addr, z3) == 2);
+    auto before = workload::a2_udp_count(app.addr, app.cfg.port);
+    REQUIRE_OK(before);
+    auto report = app.move_to_b();
+    report.details["decision"] = *d;
+    auto after = workload::a2_get_state(app.addr, app.cfg.port);
+    REQUIRE_OK(after);
+    report.state.push_back(workload::a2_counter_check(*before, *after));
+    INFO(report.to_text());
+    CHECK(report.state_intact());
+    CHECK(report.downtime.has_value());
+    CHECK(after->starts == 1);   // restored by CRIU, not started again
+
+    // At b it keeps counting the car's zones from the emulator; moves within b's area decide nothing.
+    REQUIRE_OK(emu->force(car, access_point_in(*emu, z4)));
+    CHECK(app.sees(app.addr, z4) == 3);
+    REQUIRE_OK(emu->force(car, access_point_in(*emu, z3)));
+    CHECK(app.sees(app.addr, z3) == 4);
+    CHECK_FALSE(inbox.next(1500ms).has_value());
+    CHECK(inbox.count() == 1);
+    CHECK((*trig)->stats().decisions == 1);
+    (*trig)->stop();
+    WARN(report.to_text());
+}
