@@ -14,6 +14,7 @@
 #include <migrate/checkpoint_move.hpp>
 #include <migrate/mec/emulator.hpp>
 #include <migrate/probe.hpp>
+#include <migrate/trigger/mec_ams.hpp>
 #include <migrate/trigger/mec_location.hpp>
 #include <migrate/workload/a2_counter.hpp>
 #include <migrate/workload/service_locator.hpp>
@@ -61,14 +62,16 @@ struct decision_inbox {
     }
 };
 
-/// The emulator on the client side, where A2's containers on both hosts reach it, paused.
-std::unique_ptr<mec::emulator> client_side_emulator() {
+/// The emulator on the client side, where A2's containers on both hosts reach it, paused;
+/// with `apps`, the MEC011/MEC021 app instances it runs.
+std::unique_ptr<mec::emulator> client_side_emulator(std::vector<mec::app_instance> apps = {}) {
     auto s = mec::scenario::load(std::filesystem::path(MIGRATE_TEST_DATA_DIR) / "mec" / "monaco-dual-mep-short-path.json");
     REQUIRE_OK(s);
     mec::emulator_options o;
     o.address = shared_testbed().client_address();
     o.base_path = "/sbx1/mep1";
     o.time_scale = 0;
+    o.app_instances = std::move(apps);
     auto emu = mec::emulator::start(std::move(*s), o);
     REQUIRE_OK(emu);
     return std::move(*emu);
@@ -208,6 +211,55 @@ TEST_CASE("MEC end to end: the emulator moves the car, the location trigger deci
     CHECK(app.sees(app.addr, z3) == 4);
     CHECK_FALSE(inbox.next(1500ms).has_value());
     CHECK(inbox.count() == 1);
+    CHECK((*trig)->stats().decisions == 1);
+    (*trig)->stop();
+    WARN(report.to_text());
+}
+
+TEST_CASE("MEC end to end: the AMS announces the car's move out of mep1, the mec_ams trigger decides, A2 moves a -> b live",
+          "[mec][e2e][ams][a2][criu]") {
+    // The app runs as one instance per MEC host: a2-mep1 (host a) and a2-mep2 (host b).
+    auto emu = client_side_emulator({{.id = "a2-mep1", .edge_host = "mep1", .app_name = "a2"},
+                                     {.id = "a2-mep2", .edge_host = "mep2", .app_name = "a2"}});
+    REQUIRE_OK(emu->force(car, access_point_in(*emu, "zone01")));
+    a2_at_a app(*emu, "mec-e2e-ams-a2");
+    CHECK(app.sees(app.addr, "zone01") == 0);
+
+    mec_ams_trigger_options to;
+    to.platform = platform_of(*emu);
+    to.app_instance_id = "a2-mep1";
+    to.devices = {{"UE_IPv4_ADDRESS", car}};
+    to.app_instance_hosts = {{"a2-mep1", "a"}, {"a2-mep2", "b"}};
+    to.register_devices = true;   // the AMS announces only devices registered with the source instance
+    auto trig = mec_ams_trigger::make(to);
+    REQUIRE_OK(trig);
+    decision_inbox inbox;
+    REQUIRE_OK((*trig)->start(inbox.handler()));
+
+    // zone01 (mep1) -> zone04 (mep2): INTERHOST_MOVEOUT_TRIGGERED to a2-mep1, target a2-mep2.
+    REQUIRE_OK(emu->force(car, access_point_in(*emu, "zone04")));
+    auto d = inbox.next(10s);
+    REQUIRE(d.has_value());
+    INFO(json(*d).dump());
+    CHECK(d->subject == car);
+    CHECK(d->from == "a");
+    CHECK(d->to == "b");
+    CHECK(d->evidence.value("target_app_instance_id", "") == "a2-mep2");
+    CHECK(app.sees(app.addr, "zone04") == 1);
+    auto before = workload::a2_udp_count(app.addr, app.cfg.port);
+    REQUIRE_OK(before);
+    auto report = app.move_to_b();
+    report.details["decision"] = *d;
+    auto after = workload::a2_get_state(app.addr, app.cfg.port);
+    REQUIRE_OK(after);
+    report.state.push_back(workload::a2_counter_check(*before, *after));
+    INFO(report.to_text());
+    CHECK(report.state_intact());
+    // Counting on at b.
+    REQUIRE_OK(emu->force(car, access_point_in(*emu, "zone03")));
+    CHECK(app.sees(app.addr, "zone03") == 2);
+    REQUIRE_OK(emu->force(car, access_point_in(*emu, "zone04")));
+    CHECK(app.sees(app.addr, "zone04") == 3);
     CHECK((*trig)->stats().decisions == 1);
     (*trig)->stop();
     WARN(report.to_text());
