@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -36,6 +37,19 @@ const std::vector<granularity> all_levels = {granularity::ap_5g, granularity::ap
 // The comparison's columns: the question (an edge host per 5G AP, per AP, per zone).
 const std::vector<granularity> compared_levels = {granularity::ap_5g, granularity::any_ap, granularity::zone};
 
+// CLI11 2.1's PositiveNumber prints DBL_MAX in its message; this says what is wrong.
+const CLI::Validator positive(
+    [](std::string& in) -> std::string {
+        try {
+            std::size_t used = 0;
+            double v = std::stod(in, &used);
+            if (used == in.size() && v > 0 && std::isfinite(v)) return {};
+        } catch (const std::exception&) {
+        }
+        return "'" + in + "' is not a positive number";
+    },
+    "> 0");
+
 std::string seconds_text(const dwell_stats& s, double v) { return s.count ? fmt::format("{:.1f}", v) : "-"; }
 
 std::string share_text(const std::optional<viable_share>& v) {
@@ -56,11 +70,11 @@ int main(int argc, char** argv) {
                  "time), and which share of those stays a strategy's measured pre-relocation + relocation fits in."};
     app.add_option("--scenario", scenario_file, "AdvantEDGE scenario JSON")->check(CLI::ExistingFile)->capture_default_str();
     app.add_option("--loops", o.loops, "replay this many periods of the slowest UE's path")
-        ->check(CLI::PositiveNumber)->capture_default_str();
+        ->check(positive)->capture_default_str();
     app.add_option("--duration", o.duration_s, "replay this many simulated seconds instead of --loops (0: use --loops)")
-        ->check(CLI::NonNegativeNumber)->capture_default_str();
+        ->check(CLI::Range(0.0, 1e9))->capture_default_str();
     app.add_option("--step", o.step_s, "tracker time step, s (each stay is exact to within one step)")
-        ->check(CLI::PositiveNumber)->capture_default_str();
+        ->check(positive)->capture_default_str();
     app.add_option("--grid-report", grid_report, "results.json written by bench_thesis_grid (its medians)")
         ->check(CLI::ExistingFile);
     app.add_option("--json", json_out, "also write everything (stats, shares, every stay) as JSON to this file; - for stdout");
@@ -146,7 +160,7 @@ Stays in progress when the replay starts or ends are left out (their length is u
             if (r.stats(k, granularity::any_ap).count + r.stats(k, granularity::zone).count > 0) kinds.push_back(k);
         fmt::print(out, "{:<17} {:<3} {:<9} {:>7} {:>7} {:>7}", "method", "wl", "link", "pre ms", "rel ms", "sum ms");
         for (auto k : kinds)
-            for (auto g : compared_levels) fmt::print(out, " {:>15}", fmt::format("{} {}", k == ue_kind::vehicle ? "veh" : k == ue_kind::pedestrian ? "ped" : "oth", to_string(g)));
+            for (auto g : compared_levels) fmt::print(out, " {:>15}", fmt::format("{} {}", to_string(k).substr(0, 3), to_string(g)));
         fmt::print(out, "\n");
         for (auto& t : *times) {
             fmt::print(out, "{:<17} {:<3} {:<9} {:>7.0f} {:>7.0f} {:>7.0f}", t.method, t.workload, t.link, t.prepare_ms,
