@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
     std::string scenario_file = MIGRATE_SOURCE_DIR "/tests/data/mec/monaco-4g-5g-wifi-macro.json";
     replay_options o;
     std::string grid_report, json_out;
-    bool per_ue = true;
+    bool no_per_ue = false;
 
     CLI::App app{"How long a UE stays on one access point / in one zone of a MEC scenario (replayed in simulated "
                  "time), and which share of those stays a strategy's measured pre-relocation + relocation fits in."};
@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
     app.add_option("--grid-report", grid_report, "results.json written by bench_thesis_grid (its medians)")
         ->check(CLI::ExistingFile);
     app.add_option("--json", json_out, "also write everything (stats, shares, every stay) as JSON to this file; - for stdout");
-    app.add_flag("!--no-per-ue", per_ue, "leave out the per-UE table");
+    app.add_flag("--no-per-ue", no_per_ue, "leave out the per-UE table");
     app.footer(R"(Examples:
   bench_viability                                   # Monaco, dwell tables only
   bench_viability --grid-report thesis-grid-X/results.json --json viability.json
@@ -124,7 +124,7 @@ Stays in progress when the replay starts or ends are left out (their length is u
                        seconds_text(st, st.median_s), seconds_text(st, st.max_s));
         }
     }
-    if (per_ue) {
+    if (!no_per_ue) {
         fmt::print(out, "\nper UE (stays, mean / shortest s)\n{:<12} {:<11}", "ue", "kind");
         for (auto g : all_levels) fmt::print(out, " {:>18}", to_string(g));
         fmt::print(out, "\n");
