@@ -109,6 +109,9 @@ from ._migrate import (  # noqa: F401
     MecRnisTrigger,
     MecAmsTrigger,
     FollowMe,
+    # user-context transfer between running app instances (MEC021, docs/mec.md)
+    UserContextEndpoint,
+    UserContextTransfer,
     # state stores: memory, file, redis, etcd
     open_state_store,
     StateStore,
@@ -215,6 +218,8 @@ __all__ = [
     "MecRnisTrigger",
     "MecAmsTrigger",
     "FollowMe",
+    "UserContextEndpoint",
+    "UserContextTransfer",
     "open_state_store",
     "StateStore",
     "StateEntry",
