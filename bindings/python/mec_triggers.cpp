@@ -153,7 +153,8 @@ void bind_mec_triggers(py::module_& m) {
         m, "MecAmsTrigger",
         "Decides moves from MEC021 INTERHOST_MOVEOUT_TRIGGERED notifications: to the host of targetAppInfo's app "
         "instance. Options: platform, app_instance_id (the source instance), devices, app_instance_hosts "
-        "{appInstanceId: host}, lifetime_s, receiver.",
+        "{appInstanceId: host}, lifetime_s, register_devices (register app_instance_id with the devices at start, "
+        "deregister at stop), receiver.",
         &ams_stats);
 }
 

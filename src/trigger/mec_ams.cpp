@@ -25,6 +25,7 @@ result<void> mec_ams_trigger_options::validate() const {
     for (auto& d : devices)
         if (d.value.empty()) return bad("devices", "an AssociateId with an empty value");
     if (lifetime && lifetime->count() <= 0) return bad("lifetime_s", "must be positive");
+    if (register_devices && devices.empty()) return bad("devices", "register_devices needs the devices to register");
     return {};
 }
 
@@ -32,7 +33,7 @@ void to_json(json& j, const mec_ams_trigger_options& o) {
     json devices = json::array();
     for (auto& d : o.devices) devices.push_back({{"type", d.type}, {"value", d.value}});
     j = json{{"platform", o.platform}, {"app_instance_id", o.app_instance_id}, {"devices", devices},
-             {"app_instance_hosts", o.app_instance_hosts}, {"receiver", o.receiver}};
+             {"app_instance_hosts", o.app_instance_hosts}, {"register_devices", o.register_devices}, {"receiver", o.receiver}};
     if (o.lifetime) j["lifetime_s"] = o.lifetime->count();
 }
 
@@ -59,6 +60,7 @@ void from_json(const json& j, mec_ams_trigger_options& o) {
         detail::read_field(j, where, "lifetime_s", s);
         o.lifetime = std::chrono::seconds(s);
     }
+    detail::read_field(j, where, "register_devices", o.register_devices);
     detail::read_field(j, where, "receiver", o.receiver);
 }
 
@@ -67,6 +69,28 @@ struct mec_ams_trigger::impl {
     detail::mec_subscriptions subs;
     std::map<std::string, std::string> hosts;   // UE -> host after our last decision
     counters stats;
+    std::string registration_id;                // ours, when register_devices
+
+    result<void> register_devices() {
+        mec::ams_client ams(options.platform);
+        mec::registration_info r;
+        r.app_instance_id = options.app_instance_id;
+        for (auto& d : options.devices)
+            r.devices.push_back({d, mec::app_mobility_service_level::with_confirmation, mec::context_transfer_state::not_transferred});
+        auto got = ams.register_app(r);
+        if (!got) return failure{got.error().code, fmt::format("mec_ams: registering app instance '{}' with its {} device(s) at {}: {}",
+                                                               options.app_instance_id, options.devices.size(),
+                                                               ams.api().url("/app_mobility_services"), got.error().message)};
+        registration_id = got->app_mobility_service_id;
+        return {};
+    }
+
+    void deregister() noexcept {
+        if (registration_id.empty()) return;
+        mec::ams_client ams(options.platform);
+        (void)ams.deregister(registration_id);
+        registration_id.clear();
+    }
 
     std::string host_of_instance(const std::string& id) const {
         auto it = options.app_instance_hosts.find(id);
@@ -141,7 +165,9 @@ result<void> mec_ams_trigger::start(decision_handler on_decision) {
     s.statuses = {mec::mobility_status::interhost_moveout_triggered, mec::mobility_status::interhost_moveout_completed,
                   mec::mobility_status::interhost_moveout_failed};
     auto* i = impl_.get();
-    auto r = impl_->subs.add(mec::mobility_procedure_subscription_spec(
+    result<void> r;
+    if (impl_->options.register_devices) r = impl_->register_devices();
+    if (r) r = impl_->subs.add(mec::mobility_procedure_subscription_spec(
         impl_->options.platform, s, impl_->options.lifetime,
         [i](const mec::mobility_procedure_notification& n, const json& body) { return i->on_notification(n, body); }));
     if (!r) {
@@ -153,6 +179,7 @@ result<void> mec_ams_trigger::start(decision_handler on_decision) {
 
 void mec_ams_trigger::stop() noexcept {
     impl_->subs.remove_all();
+    impl_->deregister();
     std::lock_guard lk(impl_->subs.m);
     impl_->subs.end();
 }

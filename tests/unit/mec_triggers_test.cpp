@@ -1,11 +1,13 @@
 // The MEC notification receiver (subscription lifetime: renewal before expiry and on an
 // ExpiryNotification, deletion on stop, errors naming the subscription) and the mec_rnis and
 // mec_ams triggers, against a recording loopback platform (mec_test_server.hpp) that answers
-// subscriptions and to whose callbacks the tests POST the specs' own notification examples.
+// subscriptions and to whose callbacks the tests POST the specs' own notification examples;
+// mec_ams also against the MEC platform emulator's AMS (a forced move-out).
 #include "../require_ok.hpp"
 #include "beast_client.hpp"
 #include "mec_test_server.hpp"
 
+#include <migrate/mec/emulator.hpp>
 #include <migrate/mec/notification_receiver.hpp>
 #include <migrate/trigger/mec_ams.hpp>
 #include <migrate/trigger/mec_rnis.hpp>
@@ -329,4 +331,51 @@ TEST_CASE("mec_ams: INTERHOST_MOVEOUT_TRIGGERED with targetAppInfo is a decision
 
     (*t)->stop();
     CHECK(platform.requests("DELETE").size() == 1);
+}
+
+TEST_CASE("mec_ams against the emulator: a registered UE moving to the other host's zone is a decision to a1's host; renewed past its expiryDeadline", "[mec][trigger][mec_ams][sim]") {
+    // Two instances of one app: a1 on mep1 (zone01), a2 on mep2 (zone04), where 10.1.0.4 stands.
+    auto s = mec::scenario::load(std::filesystem::path(MIGRATE_TEST_DATA_DIR) / "mec" / "monaco-dual-mep-short-path.json");
+    REQUIRE_OK(s);
+    mec::emulator_options eo;
+    eo.time_scale = 0;
+    eo.app_instances = {{"a1", "mep1", "counter", {}, {{"10.2.0.10", 8080}}}, {"a2", "mep2", "counter", {}, {{"10.3.0.10", 8080}}}};
+    auto emu = mec::emulator::start(std::move(*s), eo);
+    REQUIRE_OK(emu);
+
+    mec_ams_trigger_options o;
+    o.platform.base_url = (*emu)->url();
+    o.app_instance_id = "a2";
+    o.devices = {{"UE_IPv4_ADDRESS", "10.1.0.4"}};
+    o.register_devices = true;   // the emulator announces registered devices only
+    o.app_instance_hosts = {{"a1", "mep1"}, {"a2", "mep2"}};
+    o.lifetime = 2s;             // the emulator drops a subscription at its expiryDeadline
+    auto t = mec_ams_trigger::make(o);
+    REQUIRE_OK(t);
+    decision_log log;
+    REQUIRE_OK((*t)->start(log.handler()));
+    std::this_thread::sleep_for(2500ms);
+    auto subs = (*t)->receiver()->subscriptions();
+    REQUIRE(subs.size() == 1);
+    CHECK(subs[0].renewals >= 1);
+    CHECK(subs[0].last_error.empty());
+
+    REQUIRE_OK((*emu)->force("10.1.0.4", "4g-macro-cell-1"));   // zone01: mep1
+    REQUIRE(eventually([&] { return log.size() >= 1; }));
+    auto d = log.got[0];
+    CHECK(d.subject == "10.1.0.4");
+    CHECK(d.from == "mep2");
+    CHECK(d.to == "mep1");
+    CHECK(d.evidence["target_app_instance_id"] == "a1");
+    CHECK(d.evidence["target_endpoints"][0]["host"] == "10.2.0.10");
+    CHECK(d.evidence["notification"]["mobilityStatus"] == "INTERHOST_MOVEOUT_TRIGGERED");
+
+    // Stopped: subscription and registration are gone, the next move-out reaches nobody.
+    (*t)->stop();
+    auto before = (*emu)->notifications_sent() + (*emu)->notifications_failed();
+    REQUIRE_OK((*emu)->force("10.1.0.4", (*emu)->model().find_zone("zone04")->access_points.front()));
+    REQUIRE_OK((*emu)->force("10.1.0.4", "4g-macro-cell-1"));
+    std::this_thread::sleep_for(200ms);
+    CHECK((*emu)->notifications_sent() + (*emu)->notifications_failed() == before);
+    CHECK(log.size() == 1);
 }

@@ -35,6 +35,10 @@ struct mec_ams_trigger_options {
     std::map<std::string, std::string> app_instance_hosts;   ///< appInstanceId -> edge host
     /// Asked as the subscription's expiryDeadline, renewed before it; none = no deadline asked.
     std::optional<std::chrono::seconds> lifetime;
+    /// Register `app_instance_id` with `devices` (APP_MOBILITY_WITH_CONFIRMATION, NOT_TRANSFERRED)
+    /// at start and deregister at stop: an AMS announces only the devices registered with the
+    /// source instance. Off when the application registers them itself.
+    bool register_devices = false;
     mec::notification_receiver_options receiver;     ///< for the receiver the trigger makes when given none
 
     result<void> validate() const;
@@ -49,7 +53,8 @@ public:
     ~mec_ams_trigger() override;
 
     std::string_view name() const noexcept override { return "mec_ams"; }
-    /// Subscribes to mobility procedures; a failure names the subscription and callback URL.
+    /// Registers the devices (`register_devices`), subscribes to mobility procedures; a failure
+    /// names the registration, or the subscription and its callback URL.
     result<void> start(decision_handler on_decision) override;
     void stop() noexcept override;
 
