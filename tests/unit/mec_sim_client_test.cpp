@@ -4,13 +4,15 @@
 // (app_support.hpp): confirmations, termination subscription and notification, the service
 // registry and traffic rules (switched, and 501 when the emulator plays AdvantEDGE); MEC021
 // (ams.hpp): registration round trips and INTERHOST_MOVEOUT_TRIGGERED to the source instance
-// when its UE moves to the other host's zone.
+// when its UE moves to the other host's zone; MEC012 (rnis.hpp): rab_info and cell change
+// notifications, IN_PREPARATION then COMPLETED.
 #include "../require_ok.hpp"
 
 #include <migrate/mec/ams.hpp>
 #include <migrate/mec/app_support.hpp>
 #include <migrate/mec/emulator.hpp>
 #include <migrate/mec/location.hpp>
+#include <migrate/mec/rnis.hpp>
 #include <migrate/net/http_server.hpp>
 
 #include <catch2/catch.hpp>
@@ -422,4 +424,94 @@ TEST_CASE("emulator AMS: bodies checked per MEC021, subscription list per the sp
                                             "expiryDeadline": {"seconds": 1, "nanoSeconds": 0}})");
     REQUIRE(expired.status == 201);
     CHECK(test::beast_exchange(port, "GET", expired.location.substr(expired.location.find("/sbx1"))).status == 404);
+}
+
+TEST_CASE("rnis_client against the emulator: rab_info and cell change notifications", "[mec][sim][client][rnis]") {
+    auto emu = start_with_apps();
+    rnis_client rnis(client_of(*emu));
+    auto cell_of = [&](const std::string& ap) {
+        auto* a = emu->model().find_access_point(ap);
+        return a->cell_id.empty() ? a->name : a->cell_id;
+    };
+    std::string start_ap;
+    for (auto& st : emu->states())
+        if (st.ue == "10.1.0.4") start_ap = st.access_point;
+    REQUIRE_FALSE(start_ap.empty());
+    // Put the UE on a 5G cell first, so rab_info lists it.
+    std::string cell5g;
+    for (auto& name : emu->model().find_zone("zone04")->access_points)
+        if (emu->model().find_access_point(name)->type == poa_type::cell_5g && cell5g.empty()) cell5g = name;
+    REQUIRE_FALSE(cell5g.empty());
+    REQUIRE_OK(emu->force("10.1.0.4", cell5g));
+
+    auto rab = rnis.rab("a1");
+    REQUIRE_OK(rab);
+    CHECK(rab->app_instance_id == "a1");
+    CHECK_FALSE(rab->request_id.empty());
+    CHECK(rab->timestamp.has_value());
+    const rab_user* mine = nullptr;
+    for (auto& u : rab->users)
+        if (!u.devices.empty() && u.devices[0].value == "10.1.0.4") mine = &u;
+    REQUIRE(mine);
+    CHECK(mine->cell.cell_id == emu->model().find_access_point(cell5g)->cell_id);
+    CHECK(mine->cell.mcc == "001");
+    CHECK(mine->devices[0].type == 1);
+    CHECK(mine->erab_ids.size() == 1);
+    auto one_cell = rnis.rab("a1", {mine->cell.cell_id});
+    REQUIRE_OK(one_cell);
+    for (auto& u : one_cell->users) CHECK(u.cell.cell_id == mine->cell.cell_id);
+
+    recorder both, completed_only, someone_else;
+    cell_change_subscription sub;
+    sub.callback_url = both.url();
+    sub.devices = {{1, "10.1.0.4"}};
+    sub.statuses = {ho_status::in_preparation, ho_status::completed};
+    auto s = rnis.subscribe_cell_change(sub);
+    REQUIRE_OK(s);
+    CHECK_FALSE(s->self_url.empty());
+    CHECK(s->statuses.size() == 2);
+    cell_change_subscription plain;
+    plain.callback_url = completed_only.url();
+    plain.devices = {{1, "10.1.0.4"}};
+    auto p = rnis.subscribe_cell_change(plain);
+    REQUIRE_OK(p);
+    REQUIRE(p->statuses.size() == 1);   // the spec's default, in the answer
+    CHECK(p->statuses[0] == ho_status::completed);
+    cell_change_subscription other;
+    other.callback_url = someone_else.url();
+    other.devices = {{1, "10.1.0.1"}};
+    REQUIRE_OK(rnis.subscribe_cell_change(other));
+
+    REQUIRE_OK(emu->force("10.1.0.4", "4g-macro-cell-1"));
+    auto got = both.wait_for(2);
+    REQUIRE(got.size() == 2);
+    auto prep = parse_cell_change_notification(got[0]);
+    auto done = parse_cell_change_notification(got[1]);
+    REQUIRE_OK(prep);
+    REQUIRE_OK(done);
+    CHECK(prep->status == ho_status::in_preparation);
+    CHECK(done->status == ho_status::completed);
+    for (auto* n : {&*prep, &*done}) {
+        CHECK(n->source.cell_id == cell_of(cell5g));
+        REQUIRE(n->targets.size() == 1);
+        CHECK(n->targets[0].cell_id == "1010101");   // poa4GConfig.cellId of 4g-macro-cell-1
+        REQUIRE(n->devices.size() == 1);
+        CHECK(n->devices[0].value == "10.1.0.4");
+    }
+    auto plain_got = completed_only.wait_for(1);
+    REQUIRE(plain_got.size() == 1);
+    CHECK(parse_cell_change_notification(plain_got[0]).value().status == ho_status::completed);
+    std::this_thread::sleep_for(200ms);
+    CHECK(someone_else.wait_for(1, 0ms).empty());
+
+    REQUIRE_OK(rnis.unsubscribe(s->self_url));
+    CHECK(rnis.unsubscribe(s->self_url).error_code() == error::not_found);
+    auto list = test::beast_exchange(emu->port(), "GET", "/sbx1/rni/v2/subscriptions?subscription_type=cell_change");
+    REQUIRE(list.status == 200);
+    CHECK(json::parse(list.body)["_links"]["subscription"].size() == 2);
+    auto refused = test::beast_exchange(emu->port(), "POST", "/sbx1/rni/v2/subscriptions",
+                                        R"({"subscriptionType": "CellChangeSubscription", "callbackReference": "http://x/",
+                                            "filterCriteriaAssocHo": {"hoStatus": [7]}})");
+    CHECK(refused.status == 400);
+    CHECK_THAT(json::parse(refused.body)["detail"].get<std::string>(), Catch::Contains("/filterCriteriaAssocHo/hoStatus/0"));
 }

@@ -50,6 +50,21 @@
 //   marked USER_CONTEXT_TRANSFER_COMPLETED or APP_MOBILITY_NOT_ALLOWED are not announced
 //   (the target registers the UE itself once it serves it). Adjacent app info
 //   subscriptions are kept but never notified; /queries/adjacent_app_instances is not served.
+// MEC012 Radio Network Information (rni/v2):
+//   GET  /rni/v2/queries/rab_info[?app_ins_id=&cell_id=&ue_ipv4_address=]   RabInfo: the UEs on each
+//        4G/5G cell now, one E-RAB each (erabId = the UE's place in the scenario + 1, qci 9);
+//        appInstanceId echoes app_ins_id, requestId is the emulator's
+//   GET|POST /rni/v2/subscriptions[?subscription_type=cell_change]   CellChangeSubscription only
+//        (filterCriteriaAssocHo.hoStatus defaults to [3] = COMPLETED, in the answer too)
+//   GET|DELETE /rni/v2/subscriptions/{subscriptionId}; subscriptions end at `expiryDeadline`
+//   Cell ids: ECGI cellId = the scenario's poa4GConfig.cellId (4G) or poa5GConfig.cellId (5G:
+//   the NR cell id, carried in the ECGI since CellChangeNotification has no NCGI), the access
+//   point's name for WiFi; PLMN mcc "001" / mnc "001" (the test PLMN the Monaco scenarios use).
+//   Notification: on every access point change of a UE (not into or out of coverage) whose
+//   filter matches (associateId absent or the UE, ecgi absent or the source or target cell),
+//   a CellChangeNotification with hoStatus 1 = IN_PREPARATION, then one with 3 = COMPLETED,
+//   each only when the filter's hoStatus lists it. Both are sent at the move: the emulator's
+//   IN_PREPARATION gives no lead time over COMPLETED.
 // and the emulator's own control API (not ETSI):
 //   GET  /sim/v1/state                       scenario time, time scale, every UE's state, app
 //                                            instances with their traffic rule states
