@@ -3,12 +3,15 @@
 // prepare read, a 501 is `unsupported` at prepare with no PUT sent, a 4xx's ProblemDetails is
 // named, and a PUT the platform answers but does not apply fails the commit.
 #include <migrate/mec/app_support.hpp>
+#include <migrate/mec/emulator.hpp>
 #include <migrate/route/mec_traffic_rule.hpp>
 
 #include "mec_test_server.hpp"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
+#include <filesystem>
 #include <map>
 #include <mutex>
 
@@ -301,4 +304,115 @@ TEST_CASE("mec_traffic_rule options: JSON in both spellings, bad ones named", "[
     REQUIRE_FALSE(bad_url.has_value());
     CHECK_THAT(bad_url.error().message, Catch::Contains("mec_traffic_rule.platform: client_options.base_url"));
     CHECK_FALSE(parse_options<mec_traffic_rule_options>(json::object()).has_value());
+}
+
+// Against the SDK's MEC platform emulator (mec/emulator.hpp), which serves MEC011 traffic
+// rules, or answers 501 to them as AdvantEDGE does.
+namespace {
+
+mec::traffic_rule steering_rule(const std::string& id, mec::traffic_rule_state state, const std::string& dst) {
+    mec::traffic_rule r;
+    r.id = id;
+    r.priority = 1;
+    r.state = state;
+    r.document = json{{"trafficFilter", json::array({json{{"dstAddress", json::array({"10.250.0.100/32"})}}})},
+                      {"dstInterface", {{"interfaceType", "IP"}, {"dstIpAddress", dst}}}};
+    return r;
+}
+
+std::unique_ptr<mec::emulator> emulator_with_rules(bool serve_traffic_rules) {
+    auto s = mec::scenario::load(std::filesystem::path(MIGRATE_TEST_DATA_DIR) / "mec" / "monaco-dual-mep-short-path.json");
+    REQUIRE(s.has_value());
+    mec::emulator_options o;
+    o.base_path = "/sbx1";   // the client's sandbox prefix is one segment
+    o.time_scale = 0;
+    o.serve_traffic_rules = serve_traffic_rules;
+    o.app_instances.push_back({"app-mep1", "mep1", "svc", {steering_rule("steer", mec::traffic_rule_state::active, "10.0.1.2")}, {}});
+    o.app_instances.push_back({"app-mep2", "mep2", "svc", {steering_rule("steer", mec::traffic_rule_state::inactive, "10.0.2.2")}, {}});
+    auto emu = mec::emulator::start(std::move(*s), o);
+    REQUIRE(emu.has_value());
+    return std::move(*emu);
+}
+
+std::unique_ptr<mec_traffic_rule_route_switch> switch_for(const mec::emulator& emu) {
+    mec_traffic_rule_options o;
+    o.platform.base_url = fmt::format("http://127.0.0.1:{}", emu.port());
+    o.platform.sandbox = "sbx1";
+    o.traffic_rule_id = "steer";   // the instances' ids are their app instance ids
+    return mec_traffic_rule_route_switch::make(o).value();
+}
+
+std::string state_at(const mec::emulator& emu, const std::string& app) {
+    auto rules = emu.traffic_rules(app);
+    REQUIRE(rules.has_value());
+    REQUIRE(rules->size() == 1);
+    return std::string(mec::to_string((*rules)[0].state));
+}
+
+route_change move_mep1_to_mep2() {
+    route_change c;
+    c.subject = "10.1.0.4";
+    c.from = service_instance{"mep1", "app-mep1", "10.0.1.2", 80};
+    c.to = service_instance{"mep2", "app-mep2", "10.0.2.2", 80};
+    return c;
+}
+
+}  // namespace
+
+TEST_CASE("mec_traffic_rule against the emulator: commit flips the rules, rollback flips them back", "[mec_route][sim]") {
+    auto emu = emulator_with_rules(true);
+    auto sw = switch_for(*emu);
+    auto c = move_mep1_to_mep2();
+    REQUIRE(sw->prepare(c).has_value());
+    CHECK(state_at(*emu, "app-mep1") == "ACTIVE");
+    CHECK(state_at(*emu, "app-mep2") == "INACTIVE");
+    REQUIRE(sw->commit(c).has_value());
+    CHECK(state_at(*emu, "app-mep1") == "INACTIVE");
+    CHECK(state_at(*emu, "app-mep2") == "ACTIVE");
+    // The rule's filter and destination survived the PUTs.
+    auto rules = emu->traffic_rules("app-mep2");
+    REQUIRE(rules.has_value());
+    CHECK((*rules)[0].document["dstInterface"]["dstIpAddress"] == "10.0.2.2");
+    sw->rollback(c);
+    CHECK_FALSE(c.state.contains("rollback_errors"));
+    CHECK(state_at(*emu, "app-mep1") == "ACTIVE");
+    CHECK(state_at(*emu, "app-mep2") == "INACTIVE");
+
+    // And a second move the other way, as a follow-me does.
+    route_change back;
+    back.subject = c.subject;
+    back.from = c.to;
+    back.to = c.from;
+    REQUIRE(sw->commit(c).has_value());
+    REQUIRE(sw->prepare(back).has_value());
+    REQUIRE(sw->commit(back).has_value());
+    CHECK(state_at(*emu, "app-mep1") == "ACTIVE");
+    CHECK(state_at(*emu, "app-mep2") == "INACTIVE");
+}
+
+TEST_CASE("mec_traffic_rule against the emulator: an unknown app instance is not_found at prepare", "[mec_route][sim]") {
+    auto emu = emulator_with_rules(true);
+    auto sw = switch_for(*emu);
+    auto c = move_mep1_to_mep2();
+    c.to.id = "app-nowhere";
+    auto r = sw->prepare(c);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error_code() == error::not_found);
+    CHECK_THAT(r.error().message, Catch::Contains("app instance 'app-nowhere'"));
+}
+
+TEST_CASE("mec_traffic_rule against the emulator playing AdvantEDGE (501): unsupported at prepare, rules untouched",
+          "[mec_route][sim]") {
+    auto emu = emulator_with_rules(false);
+    auto sw = switch_for(*emu);
+    auto c = move_mep1_to_mep2();
+    auto r = sw->prepare(c);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error_code() == condition::unimplemented);
+    CHECK_THAT(r.error().message, Catch::Contains("HTTP 501"));
+    CHECK_THAT(r.error().message, Catch::Contains("the platform does not implement MEC011 traffic rules"));
+    CHECK_THAT(r.error().message, Catch::Contains("fall back to another route switch, e.g. openflow"));
+    sw->rollback(c);
+    CHECK(state_at(*emu, "app-mep1") == "ACTIVE");
+    CHECK(state_at(*emu, "app-mep2") == "INACTIVE");
 }
