@@ -137,6 +137,17 @@ TEST_CASE("MEC011 service management: the client's requests conform to the spec"
 
     THROUGH(*prism, "services()", app.services());
     THROUGH(*prism, "services(name)", app.services("user-context-transfer"));
+
+    service_info by_uri;
+    by_uri.ser_name = "user-context-transfer";
+    by_uri.version = "1.0";
+    by_uri.uris = {"http://10.2.0.10:8080/context"};
+    THROUGH(*prism, "register_service (uris)", app.register_service(by_uri));
+    service_info by_address;
+    by_address.ser_name = "user-context-transfer";
+    by_address.addresses = {endpoint{"10.2.0.10", 8080}};
+    THROUGH(*prism, "register_service (addresses)", app.register_service(by_address));
+    THROUGH(*prism, "deregister_service", app.deregister_service("ser-1"));
 }
 
 TEST_CASE("MEC012 RNIS: the client's requests conform to the spec", "[prism][mock][rnis]") {
