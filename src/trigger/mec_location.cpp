@@ -139,6 +139,7 @@ struct mec_location_trigger::impl {
             mec::user_query q;
             q.zone_ids = zones;
             auto r = client.users(q);
+            if (!r && r.error_code() == make_error_code(error::not_found)) return {};   // nobody listed
             if (!r) return failure{r.error().code, fmt::format("mec_location: users in the watched zones: {}", r.error().message)};
             found = std::move(*r);
         }

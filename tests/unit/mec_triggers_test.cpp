@@ -10,6 +10,7 @@
 #include <migrate/mec/emulator.hpp>
 #include <migrate/mec/notification_receiver.hpp>
 #include <migrate/trigger/mec_ams.hpp>
+#include <migrate/trigger/mec_location.hpp>
 #include <migrate/trigger/mec_rnis.hpp>
 
 #include <catch2/catch.hpp>
@@ -41,6 +42,9 @@ struct fake_platform {
             if (b.contains("zonalTrafficSubscription")) {
                 b["zonalTrafficSubscription"]["resourceURL"] = self;
                 b["zonalTrafficSubscription"].update(extra);
+            } else if (r.target.find("/location/") != std::string::npos) {   // MEC013 v3: unwrapped
+                b["resourceURL"] = self;
+                b.update(extra);
             } else {
                 b["_links"] = {{"self", {{"href", self}}}};
                 b.update(extra);
@@ -69,6 +73,7 @@ struct fake_platform {
         REQUIRE_FALSE(posts.empty());
         json b = json::parse(posts.back().body);
         if (b.contains("zonalTrafficSubscription")) return b["zonalTrafficSubscription"]["callbackReference"]["notifyURL"];
+        if (b["callbackReference"].is_object()) return b["callbackReference"]["notifyURL"];
         return b["callbackReference"];
     }
 };
@@ -378,4 +383,38 @@ TEST_CASE("mec_ams against the emulator: a registered UE moving to the other hos
     std::this_thread::sleep_for(200ms);
     CHECK((*emu)->notifications_sent() + (*emu)->notifications_failed() == before);
     CHECK(log.size() == 1);
+}
+
+TEST_CASE("mec_location v3: unwrapped subscription and notification; the previous access point tells `from`", "[mec][trigger][mec_location]") {
+    fake_platform platform;   // answers the users query 404: no initial position
+    mec_location_trigger_options o;
+    o.platform = platform.options();
+    o.flavour = mec::location_flavour::v3;
+    o.zones = {"zone01"};
+    o.access_point_hosts = {{"ap-east", "mep1"}, {"ap-west", "mep2"}};
+    auto t = mec_location_trigger::make(o);
+    REQUIRE_OK(t);
+    decision_log log;
+    REQUIRE_OK((*t)->start(log.handler()));
+    auto posts = platform.requests("POST");
+    REQUIRE(posts.size() == 1);
+    CHECK(posts[0].target == "/location/v3/subscriptions/zonalTraffic");
+    auto sub = json::parse(posts[0].body);
+    CHECK_FALSE(sub.contains("zonalTrafficSubscription"));
+    CHECK(sub["zoneId"] == "zone01");
+    auto cb = platform.last_callback();
+    auto local = (*t)->receiver()->local_url() + cb.substr(cb.find("/mec/notify"));
+
+    json n{{"zoneId", "zone01"}, {"address", "acr:10.0.0.7"}, {"userEventType", "Transferring"},
+           {"currentAccessPointId", "ap-west"}, {"previousAccessPointId", "ap-east"},
+           {"timestamp", {{"seconds", 1977836800}, {"nanoSeconds", 0}}}, {"link", json::array()}};
+    REQUIRE(notify(local, n.dump()).status == 204);
+    REQUIRE(log.size() == 1);
+    CHECK(log.got[0].subject == "10.0.0.7");
+    CHECK(log.got[0].from == "mep1");
+    CHECK(log.got[0].to == "mep2");
+    (*t)->stop();
+    auto deletes = platform.requests("DELETE");
+    REQUIRE(deletes.size() == 1);
+    CHECK(deletes[0].target == "/location/v3/subscriptions/zonalTraffic/sub1");
 }
