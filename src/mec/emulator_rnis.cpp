@@ -21,7 +21,7 @@ const json plmn{{"mcc", "001"}, {"mnc", "001"}};
 /// name when it has none (WiFi).
 std::string cell_of(const access_point& a) { return a.cell_id.empty() ? a.name : a.cell_id; }
 
-json ecgi(const access_point& a) { return {{"cellId", cell_of(a)}, {"plmn", plmn}}; }
+json cell_ecgi(const access_point& a) { return {{"cellId", cell_of(a)}, {"plmn", plmn}}; }
 
 void check_associate(const reader& a) {
     auto t = a.integer("type");
@@ -81,8 +81,8 @@ void emulator::impl::rnis_notify_locked(const tracker::change& c) {
                          {"timeStamp", detail::timestamp_now()},
                          {"associateId", json::array({{{"type", 1}, {"value", c.after.ue}}})},
                          {"hoStatus", status},
-                         {"srcEcgi", ecgi(*src)},
-                         {"trgEcgi", json::array({ecgi(*trg)})}});
+                         {"srcEcgi", cell_ecgi(*src)},
+                         {"trgEcgi", json::array({cell_ecgi(*trg)})}});
         }
     }
 }
@@ -110,7 +110,7 @@ void emulator::impl::add_rnis_routes(net::http_router& r) {
                                    {"erabInfo", json::array({{{"erabId", static_cast<int>(i) + 1},
                                                               {"erabQosParameters", {{"qci", 9}}}}})}});
             }
-            if (!ue_info.empty()) cell_users.push_back({{"ecgi", ecgi(a)}, {"ueInfo", std::move(ue_info)}});
+            if (!ue_info.empty()) cell_users.push_back({{"ecgi", cell_ecgi(a)}, {"ueInfo", std::move(ue_info)}});
         }
         return http_response::ok({{"appInstanceId", q.query_value("app_ins_id").value_or("")},
                                   {"requestId", new_id("rab")},
