@@ -30,8 +30,13 @@ struct py_mec_trigger {
 };
 
 py::object subscriptions_to_python(const mec::notification_receiver& rx) {
+    std::vector<mec::subscription_status> all;
+    {
+        py::gil_scoped_release release;
+        all = rx.subscriptions();
+    }
     py::list out;
-    for (auto& s : rx.subscriptions()) {
+    for (auto& s : all) {
         json j{{"id", s.id}, {"name", s.name}, {"callback_url", s.callback_url}, {"resource_url", s.resource_url},
                {"renewals", s.renewals}, {"notifications", s.notifications}, {"rejected", s.rejected},
                {"last_error", s.last_error}};
@@ -76,13 +81,27 @@ void bind_one(py::module_& m, const char* name, const char* doc, py::dict (*stat
                  t.trigger->stop();
              },
              "Deletes the subscriptions; no callback runs once it returns.")
+        // These take the trigger's lock, which a decision in delivery holds while it waits for
+        // the GIL: asked without the GIL.
         .def("host_of",
              [](holder& t, const std::string& ue) -> py::object {
-                 auto h = t.trigger->host_of(ue);
+                 std::optional<std::string> h;
+                 {
+                     py::gil_scoped_release release;
+                     h = t.trigger->host_of(ue);
+                 }
                  return h ? py::object(py::str(*h)) : py::object(py::none());
              },
              py::arg("ue"), "The edge host the trigger believes serves `ue` now, or None.")
-        .def("stats", [stats](holder& t) { return stats(t.trigger->stats()); })
+        .def("stats",
+             [stats](holder& t) {
+                 typename T::counters c;
+                 {
+                     py::gil_scoped_release release;
+                     c = t.trigger->stats();
+                 }
+                 return stats(c);
+             })
         .def("subscriptions", [](holder& t) { return subscriptions_to_python(*t.trigger->receiver()); },
              "The receiver's subscriptions: id, name, callback_url, resource_url, renewals, notifications, ...")
         .def_property_readonly("callback_base", [](holder& t) { return t.trigger->receiver()->callback_base(); },

@@ -210,6 +210,11 @@ result<void> mec_rnis_trigger::start(decision_handler on_decision) {
     s.app_instance_id = impl_->options.app_instance_id;
     s.devices = impl_->options.devices;
     s.cells = impl_->options.cells;
+    // Every status, asked for explicitly: without a hoStatus filter a platform may send
+    // COMPLETED only (the emulator does, reading the spec's default so), and the early
+    // warning would never come.
+    s.statuses = {mec::ho_status::in_preparation, mec::ho_status::in_execution, mec::ho_status::completed,
+                  mec::ho_status::rejected, mec::ho_status::cancelled};
     auto* i = impl_.get();
     auto r = impl_->subs.add(mec::cell_change_subscription_spec(
         impl_->options.platform, s, impl_->options.lifetime,

@@ -418,3 +418,51 @@ TEST_CASE("mec_location v3: unwrapped subscription and notification; the previou
     REQUIRE(deletes.size() == 1);
     CHECK(deletes[0].target == "/location/v3/subscriptions/zonalTraffic/sub1");
 }
+
+TEST_CASE("mec_rnis against the emulator: a handover into the other host's cell decides on IN_PREPARATION, COMPLETED confirms", "[mec][trigger][mec_rnis][sim]") {
+    auto s = mec::scenario::load(std::filesystem::path(MIGRATE_TEST_DATA_DIR) / "mec" / "monaco-dual-mep-short-path.json");
+    REQUIRE_OK(s);
+    mec::emulator_options eo;
+    eo.time_scale = 0;
+    auto emu = mec::emulator::start(std::move(*s), eo);
+    REQUIRE_OK(emu);
+    // Every 4G/5G cell of zone01 is mep1's, of zone04 mep2's; 10.1.0.4 starts on a zone04 cell.
+    mec_rnis_trigger_options o;
+    o.platform.base_url = (*emu)->url();
+    o.app_instance_id = "counter-a2";
+    std::string start_cell, target_ap;
+    for (auto& ap : (*emu)->model().access_points()) {
+        if (ap.type == mec::poa_type::wifi || ap.cell_id.empty()) continue;
+        if (ap.zone == "zone01") {
+            o.cell_hosts[ap.cell_id] = "mep1";
+            if (target_ap.empty()) target_ap = ap.name;
+        }
+        if (ap.zone == "zone04") {
+            o.cell_hosts[ap.cell_id] = "mep2";
+            if (start_cell.empty()) {
+                start_cell = ap.cell_id;
+                REQUIRE_OK((*emu)->force("10.1.0.4", ap.name));
+            }
+        }
+    }
+    REQUIRE_FALSE(start_cell.empty());
+    REQUIRE_FALSE(target_ap.empty());
+    auto t = mec_rnis_trigger::make(o);
+    REQUIRE_OK(t);
+    decision_log log;
+    REQUIRE_OK((*t)->start(log.handler()));
+    CHECK((*t)->host_of("10.1.0.4") == "mep2");   // from rab_info
+
+    REQUIRE_OK((*emu)->force("10.1.0.4", target_ap));
+    REQUIRE(eventually([&] { return (*t)->stats().confirmed >= 1; }));
+    REQUIRE(log.size() == 1);   // IN_PREPARATION decided, COMPLETED confirmed
+    auto d = log.got[0];
+    CHECK(d.subject == "10.1.0.4");
+    CHECK(d.from == "mep2");
+    CHECK(d.to == "mep1");
+    CHECK(d.evidence["ho_status"] == "IN_PREPARATION");
+    CHECK(d.evidence["source_cell"] == start_cell);
+    CHECK((*t)->stats().early == 1);
+    (*t)->stop();
+    CHECK((*t)->receiver()->subscriptions().empty());
+}
