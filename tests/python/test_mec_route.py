@@ -1,11 +1,14 @@
 """MecTrafficRuleRouteSwitch from Python (docs/mec.md): the rules flip target-ACTIVE-then-
 source-INACTIVE on a small stateful MEC011 http.server, rollback restores them, and a platform
 answering 501 (as AdvantEDGE does) raises 'unsupported' at prepare, before any PUT, so that the
-caller can fall back to another route switch."""
+caller can fall back to another route switch; and the rules flip on the SDK's MEC emulator
+(MecEmulator, app instances declared through its control API)."""
 import copy
 import http.server
 import json
+import pathlib
 import threading
+import urllib.request
 
 import pytest
 
@@ -147,3 +150,42 @@ def test_501_is_unsupported_at_prepare_with_no_put_and_the_caller_falls_back(pla
     route.commit(c)
     assert route is fallback and fallback.calls == ["prepare", "commit"]
     assert [s for s in p.seen if s[0] == "PUT"] == []
+
+
+DATA = pathlib.Path(__file__).resolve().parent.parent / "data" / "mec"
+
+
+def _call(method, url, body=None):
+    req = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return json.loads(r.read())
+
+
+def _rule_states(emu):
+    return {a["appInstanceId"]: [r["state"] for r in a["trafficRules"]]
+            for a in _call("GET", emu.url + "/sim/v1/state")["appInstances"]}
+
+
+def test_rules_flip_on_the_emulator():
+    s = migrate.MecScenario.load(str(DATA / "monaco-dual-mep-short-path.json"))
+    with migrate.MecEmulator(s, base_path="/sbx1/mep1", time_scale=0) as emu:
+        for app, host, state in (("app-mep1", "mep1", "ACTIVE"), ("app-mep2", "mep2", "INACTIVE")):
+            _call("POST", emu.url + "/sim/v1/appInstances", {
+                "appInstanceId": app, "edgeHost": host,
+                "trafficRules": [{"trafficRuleId": "steer", "priority": 1, "state": state,
+                                  "trafficFilter": [{"dstAddress": ["10.250.0.100/32"]}]}]})
+        route = migrate.MecTrafficRuleRouteSwitch({
+            "platform": {"base_url": f"http://127.0.0.1:{emu.port}", "sandbox": "sbx1/mep1"},
+            "traffic_rule_id": "steer"})   # the instances' ids are their app instance ids
+        c = migrate.RouteChange()
+        c.subject = "10.1.0.4"
+        c.source = migrate.ServiceInstance("mep1", "app-mep1")
+        c.target = migrate.ServiceInstance("mep2", "app-mep2")
+        route.prepare(c)
+        assert _rule_states(emu) == {"app-mep1": ["ACTIVE"], "app-mep2": ["INACTIVE"]}
+        route.commit(c)
+        assert _rule_states(emu) == {"app-mep1": ["INACTIVE"], "app-mep2": ["ACTIVE"]}
+        assert [st["role"] for st in c.state["steps"]] == ["target", "source"]
+        route.rollback(c)
+        assert _rule_states(emu) == {"app-mep1": ["ACTIVE"], "app-mep2": ["INACTIVE"]}
