@@ -4,9 +4,11 @@
 // on either side fails the test naming the request, the path and the field.
 #include "prism_check.hpp"
 
+#include <migrate/mec/ams.hpp>
 #include <migrate/mec/app_support.hpp>
 #include <migrate/mec/emulator.hpp>
 #include <migrate/mec/location.hpp>
+#include <migrate/mec/rnis.hpp>
 
 #include <fmt/format.h>
 
@@ -134,4 +136,62 @@ TEST_CASE("emulator MEC011 service management: answers conform to the spec", "[p
     REQUIRE_OK(EXCHANGE(*prism, "deregister_service", a2.deregister_service(offered->ser_instance_id)));
     auto none = EXCHANGE(*prism, "service(name) after deregistering", a2.service("user-context-transfer"));
     CHECK(none.error_code() == error::not_found);
+}
+
+TEST_CASE("emulator MEC021 AMS: answers conform to the spec", "[prism][proxy][ams]") {
+    auto emu = start_emulator();
+    auto prism = start_prism("gs021-MEC021_AppMobilityService.yaml", fmt::format("http://127.0.0.1:{}", emu->port()));
+    ams_client ams(at(*prism));
+    const auto ue = emu->states().front().ue;
+
+    registration_info r;
+    r.app_instance_id = "a1";
+    r.devices = {device_information{associate_id{"UE_IPv4_ADDRESS", ue}, app_mobility_service_level::with_confirmation,
+                                    context_transfer_state::not_transferred}};
+    auto reg = EXCHANGE(*prism, "register_app", ams.register_app(r));
+    REQUIRE_OK(reg);
+    REQUIRE_OK(EXCHANGE(*prism, "registration", ams.registration(reg->app_mobility_service_id)));
+    REQUIRE_OK(EXCHANGE(*prism, "set_context_transfer_state",
+                        ams.set_context_transfer_state(reg->app_mobility_service_id, associate_id{"UE_IPv4_ADDRESS", ue},
+                                                       context_transfer_state::user_context_transfer_completed)));
+
+    mobility_procedure_subscription m;
+    m.callback_url = "http://127.0.0.1:9/notify/mobility";
+    m.app_instance_id = "a1";
+    m.devices = {associate_id{"UE_IPv4_ADDRESS", ue}};
+    m.statuses = {mobility_status::interhost_moveout_triggered};
+    auto ms = EXCHANGE(*prism, "subscribe_mobility_procedure", ams.subscribe_mobility_procedure(m));
+    REQUIRE_OK(ms);
+    adjacent_app_info_subscription a;
+    a.callback_url = "http://127.0.0.1:9/notify/adjacent";
+    a.app_instance_id = "a1";
+    auto as = EXCHANGE(*prism, "subscribe_adjacent_app_info", ams.subscribe_adjacent_app_info(a));
+    REQUIRE_OK(as);
+    REQUIRE_OK(EXCHANGE(*prism, "unsubscribe (mobility)", ams.unsubscribe(ms->self_url)));
+    REQUIRE_OK(EXCHANGE(*prism, "unsubscribe (adjacent)", ams.unsubscribe(as->self_url)));
+    REQUIRE_OK(EXCHANGE(*prism, "deregister", ams.deregister(reg->app_mobility_service_id)));
+    auto gone = EXCHANGE(*prism, "registration after deregister", ams.registration(reg->app_mobility_service_id));
+    CHECK(gone.error_code() == error::not_found);
+}
+
+TEST_CASE("emulator MEC012 RNIS: answers conform to the spec", "[prism][proxy][rnis]") {
+    auto emu = start_emulator();
+    auto prism = start_prism("gs012-RniAPI.yaml", fmt::format("http://127.0.0.1:{}", emu->port()));
+    rnis_client rnis(at(*prism));
+
+    auto all = EXCHANGE(*prism, "rab(app)", rnis.rab("a1"));
+    REQUIRE_OK(all);
+    REQUIRE_FALSE(all->users.empty());
+    REQUIRE_OK(EXCHANGE(*prism, "rab(app, cell)", rnis.rab("a1", {all->users.front().cell.cell_id})));
+
+    cell_change_subscription s;
+    s.callback_url = "http://127.0.0.1:9/notify/cell";
+    s.app_instance_id = "a1";
+    s.devices = all->users.front().devices;
+    s.statuses = {ho_status::in_preparation, ho_status::completed};
+    auto sub = EXCHANGE(*prism, "subscribe_cell_change", rnis.subscribe_cell_change(s));
+    REQUIRE_OK(sub);
+    REQUIRE_OK(EXCHANGE(*prism, "unsubscribe", rnis.unsubscribe(sub->self_url)));
+    auto gone = EXCHANGE(*prism, "unsubscribe (again)", rnis.unsubscribe(sub->self_url));
+    CHECK(gone.error_code() == error::not_found);
 }
