@@ -55,3 +55,28 @@ def test_mec_triggers_drive_follow_me_and_name_bad_options():
         migrate.MecLocationTrigger({"zone_hosts": {"zone01": "mep1"}, "watch": "sideways"})
     with pytest.raises(migrate.MigrationError, match="mec_rnis_trigger.cell_hosts"):
         migrate.MecRnisTrigger({"app_instance_id": "a1"})
+
+
+def test_ams_trigger_decides_in_python():
+    s = migrate.MecScenario.load(str(DATA / "monaco-dual-mep-short-path.json"))
+    apps = [{"id": "a1", "edge_host": "mep1", "app_name": "counter", "endpoints": [("10.2.0.10", 8080)]},
+            {"id": "a2", "edge_host": "mep2", "app_name": "counter"}]
+    got = []
+    arrived = threading.Event()
+
+    def on_decision(d):
+        got.append(d)
+        arrived.set()
+
+    with migrate.MecEmulator(s, time_scale=0.0, app_instances=apps) as emu:
+        # a2 on mep2 serves 10.1.0.4 (in zone04); the AMS announces it once it moves to zone01.
+        with migrate.MecAmsTrigger({"platform": {"base_url": emu.url}, "app_instance_id": "a2",
+                                    "devices": ["10.1.0.4"], "register_devices": True,
+                                    "app_instance_hosts": {"a1": "mep1", "a2": "mep2"}}) as trig:
+            trig.start(on_decision)
+            emu.force("10.1.0.4", "4g-macro-cell-1")
+            assert arrived.wait(5.0)
+            d = got[0]
+            assert (d["subject"], d["from"], d["to"]) == ("10.1.0.4", "mep2", "mep1")
+            assert d["evidence"]["target_app_instance_id"] == "a1"
+            assert trig.host_of("10.1.0.4") == "mep1"
