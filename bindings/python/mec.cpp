@@ -1,5 +1,5 @@
 // The ETSI MEC API clients (mec/location.hpp, mec/ams.hpp, mec/app_support.hpp):
-// LocationClient, AmsClient, AppSupportClient, RnisClient, and the notification parsers a Python
+// LocationClient, AmsClient, AppSupportClient, RnisClient, V2xClient, and the notification parsers a Python
 // callback receiver needs. Results are dicts with snake_case keys; every call runs without
 // the GIL and raises MigrationError naming method, URL, status / the field at fault.
 #include "common.hpp"
@@ -8,6 +8,7 @@
 #include <migrate/mec/app_support.hpp>
 #include <migrate/mec/location.hpp>
 #include <migrate/mec/rnis.hpp>
+#include <migrate/mec/v2x.hpp>
 
 #include <fmt/format.h>
 #include <pybind11/stl.h>
@@ -377,6 +378,68 @@ void bind_mec(py::module_& m) {
         d["timestamp"] = time_py(n.timestamp);
         return d;
     }, py::arg("body"), "A MEC012 CellChangeNotification as a dict (status IN_PREPARATION ... CANCELLED).");
+
+    py::class_<mec::v2x_client>(m, "V2xClient",
+                                "ETSI MEC030 V2X Information Service client: predicted QoS along a vehicle's routes. "
+                                "flavour 'etsi' (vis/v1, routeinfo) or 'advantedge' (vis/v2, routeInfo).")
+        .def(py::init([](const std::string& base_url, const std::string& sandbox, const std::string& token,
+                         long long timeout_ms, const std::string& flavour) {
+                 if (flavour != "etsi" && flavour != "advantedge")
+                     raise(make_failure(error::invalid_argument,
+                                        fmt::format("V2xClient.flavour: '{}' must be 'etsi' or 'advantedge'", flavour)));
+                 return mec::v2x_client(options(base_url, sandbox, token, timeout_ms),
+                                        flavour == "etsi" ? mec::v2x_flavour::etsi : mec::v2x_flavour::advantedge);
+             }),
+             MIGRATE_MEC_CLIENT_ARGS, py::arg("flavour") = "etsi")
+        .def("provide_predicted_qos",
+             [](mec::v2x_client& c, const std::vector<std::vector<py::dict>>& routes, const std::string& location_granularity,
+                py::object time_granularity_s) {
+                 // Points in, points out: {latitude, longitude, cell {cell_id, mcc, mnc}, time (s, ns)}.
+                 mec::predicted_qos q;
+                 q.location_granularity = location_granularity;
+                 if (!time_granularity_s.is_none()) q.time_granularity = mec::time_stamp{time_granularity_s.cast<std::int64_t>(), 0};
+                 for (std::size_t i = 0; i < routes.size(); ++i) {
+                     std::vector<mec::route_point> points;
+                     for (std::size_t k = 0; k < routes[i].size(); ++k) {
+                         json j = dict_to_json(routes[i][k], "route point");
+                         auto where = fmt::format("routes[{}][{}]", i, k);
+                         mec::route_point p;
+                         try {
+                             if (j.contains("latitude")) p.latitude = j.at("latitude").get<double>();
+                             if (j.contains("longitude")) p.longitude = j.at("longitude").get<double>();
+                             if (j.contains("cell"))
+                                 p.cell = mec::ecgi{j["cell"].at("cell_id").get<std::string>(), j["cell"].at("mcc").get<std::string>(),
+                                                    j["cell"].at("mnc").get<std::string>()};
+                             if (j.contains("time"))
+                                 p.time = mec::time_stamp{j["time"].at(0).get<std::int64_t>(), j["time"].at(1).get<std::int64_t>()};
+                         } catch (const json::exception& e) {
+                             raise(make_failure(error::invalid_argument, fmt::format("{}: {}", where, e.what())));
+                         }
+                         points.push_back(std::move(p));
+                     }
+                     q.routes.push_back(std::move(points));
+                 }
+                 auto answer = nogil([&] { return c.provide_predicted_qos(q); });
+                 py::list out;
+                 for (auto& route : answer.routes) {
+                     py::list points;
+                     for (auto& p : route) {
+                         py::dict d;
+                         d["latitude"] = p.latitude ? py::object(py::float_(*p.latitude)) : py::none();
+                         d["longitude"] = p.longitude ? py::object(py::float_(*p.longitude)) : py::none();
+                         d["cell"] = p.cell ? py::object(ecgi_py(*p.cell)) : py::none();
+                         d["time"] = time_py(p.time);
+                         d["rsrp"] = p.rsrp ? py::object(py::int_(*p.rsrp)) : py::none();
+                         d["rsrq"] = p.rsrq ? py::object(py::int_(*p.rsrq)) : py::none();
+                         points.append(d);
+                     }
+                     out.append(points);
+                 }
+                 return out;
+             },
+             py::arg("routes"), py::arg("location_granularity") = "30", py::arg("time_granularity_s") = py::none(),
+             "routes: [[{'latitude', 'longitude', 'cell': {'cell_id', 'mcc', 'mnc'}, 'time': (s, ns)}, ...], ...]; "
+             "the same points with the platform's predicted 'rsrp' and 'rsrq'.");
 }
 
 }  // namespace migrate::python

@@ -1,5 +1,6 @@
 #include <migrate/mec/rnis.hpp>
 
+#include "ecgi_json.hpp"
 #include "json_reader.hpp"
 
 #include <fmt/format.h>
@@ -9,6 +10,8 @@ namespace migrate::mec {
 using detail::bad_field;
 using detail::expect_type;
 using detail::parse_guarded;
+using detail::read_ecgi;
+using detail::ecgi_json;
 using detail::read_time;
 using detail::reader;
 using detail::reply_as;
@@ -35,16 +38,6 @@ ho_status status_from(std::int64_t v, const std::string& pointer) {
 
 rni_associate_id read_associate(const reader& r) { return {r.integer("type"), r.str("value")}; }
 
-ecgi read_ecgi(const reader& r) {
-    ecgi e;
-    e.cell_id = r.str("cellId");
-    auto plmn = r.object("plmn");
-    e.mcc = plmn.str("mcc");
-    e.mnc = plmn.str("mnc");
-    return e;
-}
-
-json ecgi_json(const ecgi& e) { return json{{"cellId", e.cell_id}, {"plmn", {{"mcc", e.mcc}, {"mnc", e.mnc}}}}; }
 
 
 }  // namespace

@@ -140,6 +140,7 @@ from ._migrate import (  # noqa: F401
     parse_mobility_procedure_notification,
     AppSupportClient,
     RnisClient,
+    V2xClient,
     parse_cell_change_notification,
 )
 
@@ -243,5 +244,6 @@ __all__ = [
     "parse_mobility_procedure_notification",
     "AppSupportClient",
     "RnisClient",
+    "V2xClient",
     "parse_cell_change_notification",
 ]

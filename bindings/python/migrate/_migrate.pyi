@@ -1013,6 +1013,13 @@ class RnisClient:
 
 def parse_cell_change_notification(body: Dict[str, Any]) -> Json: ...
 
+class V2xClient:
+    """ETSI MEC030 V2X Information Service client: predicted QoS along a vehicle's routes; see docs/mec.md."""
+    def __init__(self, base_url: str, sandbox: str = "", bearer_token: str = "", timeout_ms: int = 5000,
+                 flavour: str = "etsi") -> None: ...
+    def provide_predicted_qos(self, routes: List[List[Json]], location_granularity: str = "30",
+                              time_granularity_s: Optional[int] = None) -> List[List[Json]]: ...
+
 # --- user-context transfer (MEC021 demo3 sequence; bindings/python/mec_transfer.cpp) ----------
 
 class UserContextEndpoint:

@@ -9,6 +9,7 @@
 
 #include <migrate/json.hpp>
 #include <migrate/mec/client.hpp>
+#include <migrate/mec/ecgi.hpp>
 #include <migrate/mec/time_stamp.hpp>
 #include <migrate/result.hpp>
 
@@ -27,13 +28,6 @@ struct rni_associate_id {
     friend bool operator==(const rni_associate_id&, const rni_associate_id&) = default;
 };
 
-/// E-UTRAN cell global id.
-struct ecgi {
-    std::string cell_id;
-    std::string mcc;
-    std::string mnc;
-    friend bool operator==(const ecgi&, const ecgi&) = default;
-};
 
 enum class ho_status { in_preparation = 1, in_execution = 2, completed = 3, rejected = 4, cancelled = 5 };
 std::string_view to_string(ho_status s);   ///< "IN_PREPARATION", ...
