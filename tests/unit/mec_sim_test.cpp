@@ -213,3 +213,23 @@ TEST_CASE("emulator: the time scale replays the scenario faster", "[mec][sim]") 
     emu->stop();
     emu->stop();
 }
+
+TEST_CASE("emulator: a Location subscription's duration deletes it when it has passed", "[mec][sim]") {
+    auto emu = start_paused("monaco-dual-mep-short-path.json");
+    auto port = emu->port();
+    json lasting{{"zonalTrafficSubscription", {{"callbackReference", {{"notifyURL", "http://127.0.0.1:9/n"}}}, {"zoneId", "zone04"}, {"duration", 0}}}};
+    json brief{{"zonalTrafficSubscription", {{"callbackReference", {{"notifyURL", "http://127.0.0.1:9/n"}}}, {"zoneId", "zone04"}, {"duration", 1}}}};
+    auto kept = test::beast_exchange(port, "POST", "/location/v2/subscriptions/zonalTraffic", lasting.dump());
+    auto gone = test::beast_exchange(port, "POST", "/location/v2/subscriptions/zonalTraffic", brief.dump());
+    REQUIRE(kept.status == 201);
+    REQUIRE(gone.status == 201);
+    auto path = [](const std::string& url) { return url.substr(url.find("/location")); };
+    CHECK(test::beast_exchange(port, "GET", path(gone.location)).status == 200);
+    std::this_thread::sleep_for(1200ms);
+    CHECK(test::beast_exchange(port, "GET", path(gone.location)).status == 404);
+    CHECK(test::beast_exchange(port, "GET", path(kept.location)).status == 200);
+    json negative{{"zonalTrafficSubscription", {{"callbackReference", {{"notifyURL", "http://127.0.0.1:9/n"}}}, {"zoneId", "zone04"}, {"duration", -5}}}};
+    auto refused = test::beast_exchange(port, "POST", "/location/v2/subscriptions/zonalTraffic", negative.dump());
+    CHECK(refused.status == 400);
+    CHECK_THAT(json::parse(refused.body)["detail"].get<std::string>(), Catch::Contains("duration"));
+}
