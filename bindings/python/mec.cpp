@@ -3,6 +3,7 @@
 // callback receiver needs. Results are dicts with snake_case keys; every call runs without
 // the GIL and raises MigrationError naming method, URL, status / the field at fault.
 #include "common.hpp"
+#include "mec_common.hpp"
 
 #include <migrate/mec/ams.hpp>
 #include <migrate/mec/app_support.hpp>
@@ -14,6 +15,24 @@
 #include <pybind11/stl.h>
 
 namespace migrate::python {
+
+py::dict associate_py(const mec::associate_id& a) {
+    py::dict d;
+    d["type"] = a.type;
+    d["value"] = a.value;
+    return d;
+}
+
+mec::associate_id associate_from(const py::handle& o) {
+    if (py::isinstance<py::str>(o)) return mec::associate_id{"UE_IPv4_ADDRESS", o.cast<std::string>()};
+    json j = dict_to_json(o, "associate_id");
+    mec::associate_id a;
+    if (j.contains("type")) a.type = json_to<std::string>(j["type"]);
+    if (!j.contains("value")) raise(make_failure(error::invalid_argument, "associate_id.value: missing"));
+    a.value = json_to<std::string>(j["value"]);
+    return a;
+}
+
 namespace {
 
 mec::client_options options(const std::string& base_url, const std::string& sandbox, const std::string& token,
@@ -105,22 +124,6 @@ py::dict tracking_sub_py(const mec::user_tracking_subscription& s) {
     d["client_correlator"] = s.client_correlator;
     d["resource_url"] = s.resource_url;
     return d;
-}
-
-py::dict associate_py(const mec::associate_id& a) {
-    py::dict d;
-    d["type"] = a.type;
-    d["value"] = a.value;
-    return d;
-}
-
-mec::associate_id associate_from(const py::dict& d) {
-    json j = dict_to_json(d, "associate_id");
-    mec::associate_id a;
-    if (j.contains("type")) a.type = json_to<std::string>(j["type"]);
-    if (!j.contains("value")) raise(make_failure(error::invalid_argument, "associate_id.value: missing"));
-    a.value = json_to<std::string>(j["value"]);
-    return a;
 }
 
 py::dict registration_py(const mec::registration_info& r) {

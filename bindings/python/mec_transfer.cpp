@@ -5,6 +5,7 @@
 // transfer() releases the GIL while it runs, so that an endpoint in the same process can
 // answer it; its export/release callbacks take the GIL again.
 #include "common.hpp"
+#include "mec_common.hpp"
 
 #include <migrate/mec/user_context_endpoint.hpp>
 #include <migrate/strategy/user_context_transfer.hpp>
@@ -14,28 +15,6 @@
 
 namespace migrate::python {
 namespace {
-
-py::dict associate_dict(const mec::associate_id& a) {
-    py::dict d;
-    d["type"] = a.type;
-    d["value"] = a.value;
-    return d;
-}
-
-/// "10.100.0.1" or {"type": "UE_IPv4_ADDRESS", "value": "10.100.0.1"}.
-mec::associate_id associate_of(const py::handle& o) {
-    mec::associate_id a;
-    if (py::isinstance<py::str>(o)) {
-        a.value = o.cast<std::string>();
-        return a;
-    }
-    json j = dict_to_json(o, "device");
-    if (!j.contains("value") || !j["value"].is_string())
-        raise(make_failure(error::invalid_argument, "device.value: missing or not a string"));
-    a.value = j["value"];
-    if (j.contains("type") && j["type"].is_string()) a.type = j["type"];
-    return a;
-}
 
 /// A Python exception from an app callback becomes the SDK's failure, naming the callback.
 failure callback_failure(py::error_already_set& e, const char* what) {
@@ -66,7 +45,7 @@ void bind_mec_transfer(py::module_& m) {
                  auto handler = [fn](const mec::associate_id& d, const json& ctx, const std::string& src) -> result<void> {
                      py::gil_scoped_acquire gil;
                      try {
-                         (*fn)(associate_dict(d), to_python(ctx), src);
+                         (*fn)(associate_py(d), to_python(ctx), src);
                          return {};
                      } catch (py::error_already_set& e) {
                          return callback_failure(e, "on_context");
@@ -100,7 +79,7 @@ void bind_mec_transfer(py::module_& m) {
                  app.export_context = [ex](const mec::associate_id& d) -> result<json> {
                      py::gil_scoped_acquire gil;
                      try {
-                         return from_python((*ex)(associate_dict(d)), "export_context's answer");
+                         return from_python((*ex)(associate_py(d)), "export_context's answer");
                      } catch (py::error_already_set& e) {
                          return callback_failure(e, "export_context");
                      } catch (const migration_error& e) {
@@ -112,7 +91,7 @@ void bind_mec_transfer(py::module_& m) {
                      app.release_context = [rel](const mec::associate_id& d) -> result<void> {
                          py::gil_scoped_acquire gil;
                          try {
-                             (*rel)(associate_dict(d));
+                             (*rel)(associate_py(d));
                              return {};
                          } catch (py::error_already_set& e) {
                              return callback_failure(e, "release_context");
@@ -125,7 +104,7 @@ void bind_mec_transfer(py::module_& m) {
              py::arg("options"), py::arg("export_context"), py::arg("release_context") = py::none())
         .def("transfer",
              [](user_context_transfer& t, const py::handle& device, const std::string& target) {
-                 auto d = associate_of(device);
+                 auto d = associate_from(device);
                  py::gil_scoped_release release;
                  return t.transfer(d, target);
              },

@@ -131,9 +131,12 @@ struct a2_at_a {
         }, 10s));
         return count;
     }
-    /// The migration the decision asks for: A2 flushes and holds, CRIU moves it live from a
-    /// to b, a client probing its UDP count measures the downtime; A2 resumes at b by itself.
-    migration_report move_to_b() {
+    /// The migration `d` asks for: A2 flushes and holds, CRIU moves it live from a to b, a
+    /// client probing its UDP count measures the downtime; A2 resumes at b by itself with the
+    /// count it had at a (checked into the report).
+    migration_report move_to_b(const migration_decision& d) {
+        auto before = workload::a2_udp_count(addr, cfg.port);
+        REQUIRE_OK(before);
         REQUIRE_OK(workload::a2_change_phase(addr, cfg.port, "pre-relocation-end"));
         downtime_prober prober(workload::a2_probe(workload::container_address_locator(tb_host("a").socket, cfg.name, cfg.network),
                                                   workload::container_address_locator(tb_host("b").socket, cfg.name, cfg.network),
@@ -154,6 +157,14 @@ struct a2_at_a {
             auto st = workload::a2_get_state(addr, cfg.port);
             return st && !st->writes_held && st->phase == "running";
         }, 10s));
+        auto after = workload::a2_get_state(addr, cfg.port);
+        REQUIRE_OK(after);
+        report->state.push_back(workload::a2_counter_check(*before, *after));
+        report->details["decision"] = d;
+        INFO(report->to_text());
+        CHECK(report->state_intact());
+        CHECK(report->downtime.has_value());
+        CHECK(after->starts == 1);   // restored by CRIU, not started again
         return *report;
     }
 };
@@ -192,17 +203,7 @@ TEST_CASE("MEC end to end: the emulator moves the car, the location trigger deci
     CHECK(d->from == "a");
     CHECK(d->to == "b");
     CHECK(app.sees(app.addr, z3) == 2);
-    auto before = workload::a2_udp_count(app.addr, app.cfg.port);
-    REQUIRE_OK(before);
-    auto report = app.move_to_b();
-    report.details["decision"] = *d;
-    auto after = workload::a2_get_state(app.addr, app.cfg.port);
-    REQUIRE_OK(after);
-    report.state.push_back(workload::a2_counter_check(*before, *after));
-    INFO(report.to_text());
-    CHECK(report.state_intact());
-    CHECK(report.downtime.has_value());
-    CHECK(after->starts == 1);   // restored by CRIU, not started again
+    auto report = app.move_to_b(*d);
 
     // At b it keeps counting the car's zones from the emulator; moves within b's area decide nothing.
     REQUIRE_OK(emu->force(car, access_point_in(*emu, z4)));
@@ -246,15 +247,7 @@ TEST_CASE("MEC end to end: the AMS announces the car's move out of mep1, the mec
     CHECK(d->to == "b");
     CHECK(d->evidence.value("target_app_instance_id", "") == "a2-mep2");
     CHECK(app.sees(app.addr, "zone04") == 1);
-    auto before = workload::a2_udp_count(app.addr, app.cfg.port);
-    REQUIRE_OK(before);
-    auto report = app.move_to_b();
-    report.details["decision"] = *d;
-    auto after = workload::a2_get_state(app.addr, app.cfg.port);
-    REQUIRE_OK(after);
-    report.state.push_back(workload::a2_counter_check(*before, *after));
-    INFO(report.to_text());
-    CHECK(report.state_intact());
+    auto report = app.move_to_b(*d);
     // Counting on at b.
     REQUIRE_OK(emu->force(car, access_point_in(*emu, "zone03")));
     CHECK(app.sees(app.addr, "zone03") == 2);

@@ -113,10 +113,11 @@ struct app_instance {
     }
 };
 
-std::unique_ptr<user_context_transfer> transfer_from(fake_platform& p, app_instance& a) {
+/// The transfer at `a`, the instance called `name`.
+std::unique_ptr<user_context_transfer> transfer_from(fake_platform& p, app_instance& a, const std::string& name = "app-a") {
     user_context_transfer_options o;
     o.platform = options_for(p.server);
-    o.app_instance_id = "app-a";
+    o.app_instance_id = name;
     o.app_mobility_service_id = "ams-1";
     auto t = user_context_transfer::create(o, a.callbacks());
     REQUIRE_OK(t);
@@ -217,19 +218,10 @@ TEST_CASE("user-context transfer: driven by the AMS notification and by a mec_am
     CHECK(b.has(car.value));
 
     // Back again through a decision: the target instance comes in the evidence.
-    platform.registration["serviceConsumerId"]["appInstanceId"] = "app-a";
     migration_decision d;
     d.subject = car.value;
     d.evidence = json{{"target_app_instance_id", "app-a"}};
-    auto tb = [&] {
-        user_context_transfer_options o;
-        o.platform = options_for(platform.server);
-        o.app_instance_id = "app-b";
-        o.app_mobility_service_id = "ams-1";
-        auto t2 = user_context_transfer::create(o, b.callbacks());
-        REQUIRE_OK(t2);
-        return std::move(*t2);
-    }();
+    auto tb = transfer_from(platform, b, "app-b");
     auto back = tb->on_decision(d);
     INFO(back.to_text());
     CHECK(back.success);
