@@ -54,6 +54,7 @@ result<void> notification_receiver_options::validate() const {
         return bad("path_prefix", fmt::format("'{}' must start with '/' and not end with one", path_prefix));
     if (renew_before.count() < 0) return bad("renew_before", "must not be negative");
     if (retry_after.count() <= 0) return bad("retry_after", "must be positive");
+    if (check_every.count() < 0) return bad("check_every", "must not be negative");
     return {};
 }
 
@@ -63,7 +64,8 @@ void to_json(json& j, const notification_receiver_options& o) {
              {"advertised_url", o.advertised_url},
              {"path_prefix", o.path_prefix},
              {"renew_before_s", o.renew_before.count()},
-             {"retry_after_ms", o.retry_after.count()}};
+             {"retry_after_ms", o.retry_after.count()},
+             {"check_every_s", o.check_every.count()}};
 }
 
 void from_json(const json& j, notification_receiver_options& o) {
@@ -78,6 +80,9 @@ void from_json(const json& j, notification_receiver_options& o) {
     std::int64_t ms = o.retry_after.count();
     migrate::detail::read_field(j, where, "retry_after_ms", ms);
     o.retry_after = std::chrono::milliseconds{ms};
+    std::int64_t c = o.check_every.count();
+    migrate::detail::read_field(j, where, "check_every_s", c);
+    o.check_every = std::chrono::seconds{c};
 }
 
 struct notification_receiver::impl {
@@ -88,6 +93,7 @@ struct notification_receiver::impl {
         subscription_lease lease;
         sys_clock::time_point leased_at;
         std::optional<sys_clock::time_point> due;   ///< next renewal
+        std::optional<sys_clock::time_point> next_check;   ///< next "does it still exist?"
         subscription_status counters;
         int active = 0;          ///< handlers running
         bool removed = false;    ///< no more deliveries
@@ -107,6 +113,8 @@ struct notification_receiver::impl {
     std::thread renewer;
 
     void schedule_locked(entry& e) {
+        e.next_check.reset();
+        if (options.check_every.count() > 0 && e.spec.check) e.next_check = sys_clock::now() + options.check_every;
         e.due.reset();
         if (!e.lease.expires) return;
         auto life = *e.lease.expires - e.leased_at;
@@ -189,24 +197,52 @@ struct notification_receiver::impl {
         }
     }
 
+    /// Asks the platform whether `e` still exists; re-creates it when it answers 404.
+    void check(const std::shared_ptr<entry>& e) {
+        result<void> r;
+        {
+            std::lock_guard op(e->op);
+            {
+                std::lock_guard lk(m);
+                if (e->removed) return;
+            }
+            r = e->spec.check(e->lease.resource_url);
+        }
+        if (!r && r.error_code() == make_error_code(error::not_found)) {
+            renew(e);
+            return;
+        }
+        std::lock_guard lk(m);
+        if (!r) e->counters.last_error = fmt::format("checking '{}' ({}): {}", e->spec.name, e->lease.resource_url, r.error().what());
+        e->next_check = sys_clock::now() + options.check_every;
+    }
+
     void run_renewals() {
         std::unique_lock lk(m);
         while (!stopping) {
+            // The earliest renewal or check.
             std::shared_ptr<entry> next;
-            for (auto& [id, e] : subs)
-                if (!e->removed && e->due && (!next || *e->due < *next->due)) next = e;
+            std::optional<sys_clock::time_point> when;
+            bool is_check = false;
+            for (auto& [id, e] : subs) {
+                if (e->removed) continue;
+                if (e->due && (!when || *e->due < *when)) next = e, when = e->due, is_check = false;
+                if (e->next_check && (!when || *e->next_check < *when)) next = e, when = e->next_check, is_check = true;
+            }
             if (!next) {
                 cv.wait(lk);
                 continue;
             }
-            auto due = *next->due;
-            if (sys_clock::now() < due) {
-                cv.wait_until(lk, due);
+            if (sys_clock::now() < *when) {
+                cv.wait_until(lk, *when);
                 continue;   // something may have changed: look again
             }
-            next->due.reset();   // not picked again while renewing
+            // Not picked again while at it.
+            if (is_check) next->next_check.reset();
+            else next->due.reset();
             lk.unlock();
-            renew(next);
+            if (is_check) check(next);
+            else renew(next);
             lk.lock();
         }
     }
@@ -333,6 +369,16 @@ std::shared_ptr<T> shared_client(T c) {
     return std::make_shared<T>(std::move(c));
 }
 
+/// GET <path_prefix>/<the resource URL's last segment> on `api`: whether it still exists.
+result<void> exists(api_client& api, const std::string& path_prefix, const std::string& resource_url) {
+    auto id = resource_url;
+    while (!id.empty() && id.back() == '/') id.pop_back();
+    if (auto slash = id.rfind('/'); slash != std::string::npos) id = id.substr(slash + 1);
+    auto r = api.call("GET", path_prefix + path_segment(id));
+    if (!r) return r.error();
+    return {};
+}
+
 std::optional<sys_clock::time_point> after_seconds(std::optional<std::int64_t> s) {
     if (!s || *s <= 0) return std::nullopt;   // MEC013: 0 = the platform's default, not known here
     return sys_clock::now() + std::chrono::seconds(*s);
@@ -352,6 +398,7 @@ subscription_spec zonal_traffic_subscription_spec(client_options platform, locat
         return subscription_lease{got->resource_url, after_seconds(got->duration_s ? got->duration_s : want.duration_s)};
     };
     spec.remove = [client](const std::string& url) { return client->unsubscribe_zonal_traffic(url); };
+    spec.check = [client](const std::string& url) { return exists(client->api(), "/subscriptions/zonalTraffic/", url); };
     spec.on_notification = [on = std::move(on)](const json& body) -> result<void> {
         auto n = parse_zonal_presence_notification(body);
         if (!n) return n.error();
@@ -373,6 +420,7 @@ subscription_spec user_tracking_subscription_spec(client_options platform, locat
         return subscription_lease{got->resource_url, std::nullopt};   // MEC013 v2 user tracking has no duration
     };
     spec.remove = [client](const std::string& url) { return client->unsubscribe_user_tracking(url); };
+    spec.check = [client](const std::string& url) { return exists(client->api(), "/subscriptions/userTracking/", url); };
     spec.on_notification = [on = std::move(on)](const json& body) -> result<void> {
         auto n = parse_zonal_presence_notification(body);
         if (!n) return n.error();
@@ -396,6 +444,7 @@ subscription_spec cell_change_subscription_spec(client_options platform, cell_ch
         return subscription_lease{got->self_url, deadline ? std::optional(to_time_point(*deadline)) : std::nullopt};
     };
     spec.remove = [client](const std::string& url) { return client->unsubscribe(url); };
+    spec.check = [client](const std::string& url) { return exists(client->api(), "/subscriptions/", url); };
     spec.on_notification = [on = std::move(on)](const json& body) -> result<void> {
         auto n = parse_cell_change_notification(body);
         if (!n) return n.error();
@@ -420,6 +469,7 @@ subscription_spec mobility_procedure_subscription_spec(client_options platform, 
         return subscription_lease{got->self_url, deadline ? std::optional(to_time_point(*deadline)) : std::nullopt};
     };
     spec.remove = [client](const std::string& url) { return client->unsubscribe(url); };
+    spec.check = [client](const std::string& url) { return exists(client->api(), "/subscriptions/", url); };
     spec.on_notification = [on = std::move(on)](const json& body) -> result<void> {
         auto n = parse_mobility_procedure_notification(body);
         if (!n) return n.error();

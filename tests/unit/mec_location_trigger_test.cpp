@@ -208,3 +208,34 @@ TEST_CASE("mec_location: subscriptions with a duration are renewed before the em
     CHECK(log.got[0].to == "mep1");
     (*t)->stop();
 }
+
+TEST_CASE("mec_location: a subscription the platform dropped silently is found gone and re-created (check_every)", "[mec][trigger][mec_location][receiver]") {
+    auto emu = paused_emulator();
+    mec_location_trigger_options o;
+    o.platform.base_url = emu->url();
+    o.zones = {"zone01"};
+    o.zone_hosts = {{"zone01", "mep1"}, {"zone04", "mep2"}};
+    o.users = {"10.1.0.4"};
+    o.receiver.check_every = 1s;
+    auto t = mec_location_trigger::make(o);
+    REQUIRE_OK(t);
+    decision_log log;
+    REQUIRE_OK((*t)->start(log.handler()));
+    auto before = (*t)->receiver()->subscriptions();
+    REQUIRE(before.size() == 1);
+
+    // Deleted behind the receiver's back, as a platform restart would.
+    mec::location_client other(o.platform);
+    REQUIRE_OK(other.unsubscribe_zonal_traffic(before[0].resource_url));
+    std::this_thread::sleep_for(1500ms);
+    auto after = (*t)->receiver()->subscriptions();
+    REQUIRE(after.size() == 1);
+    CHECK(after[0].renewals == 1);
+    CHECK(after[0].resource_url != before[0].resource_url);
+    CHECK(after[0].callback_url == before[0].callback_url);
+
+    REQUIRE_OK(emu->force("10.1.0.4", "4g-macro-cell-1"));
+    REQUIRE(log.wait_for(1));
+    CHECK(log.got[0].to == "mep1");
+    (*t)->stop();
+}

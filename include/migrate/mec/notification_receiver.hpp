@@ -11,7 +11,8 @@
 // (MEC013 `duration`, MEC012/MEC021 `expiryDeadline`), the receiver creates a new one on the
 // same callback path before then (`renew_before`, or half the lifetime when that is shorter)
 // and deletes the old one; an ExpiryNotification (MEC012: a body with `expiryDeadline` and
-// no event) renews at once. `unsubscribe` and `stop` delete at the platform and return
+// no event) renews at once, and so does a platform that answers 404 for one when asked
+// (`check_every`). `unsubscribe` and `stop` delete at the platform and return
 // once no handler of theirs runs any more, so nothing is delivered after them.
 #pragma once
 
@@ -41,6 +42,10 @@ struct notification_receiver_options {
     std::string path_prefix = "/mec/notify";        ///< callback paths are <prefix>/<id>
     std::chrono::seconds renew_before{30};           ///< re-subscribe this long before expiry
     std::chrono::milliseconds retry_after{2000};     ///< after a failed renewal
+    /// Ask the platform this often whether each subscription still exists, and re-create one
+    /// it answers 404 for (a platform restarted, or dropped it without an ExpiryNotification,
+    /// so no notification would come again). 0 = never.
+    std::chrono::seconds check_every{0};
 
     /// `invalid_argument` naming the field ("notification_receiver.advertised_url: ...").
     result<void> validate() const;
@@ -64,6 +69,9 @@ struct subscription_spec {
     /// A notification's body (on a server thread). Its failure is answered 400 with the
     /// message as ProblemDetails, so a platform (and its logs) see what was wrong.
     std::function<result<void>(const json& body)> on_notification;
+    /// Optional: whether the subscription at `resource_url` still exists (`not_found` if not);
+    /// used with `check_every`.
+    std::function<result<void>(const std::string& resource_url)> check;
 };
 
 struct subscription_status {
@@ -72,7 +80,7 @@ struct subscription_status {
     std::string callback_url;
     std::string resource_url;   ///< the current one at the platform
     std::optional<std::chrono::system_clock::time_point> expires;
-    std::uint64_t renewals = 0;
+    std::uint64_t renewals = 0;        ///< re-created (expiry, ExpiryNotification, or found gone)
     std::uint64_t notifications = 0;   ///< delivered to on_notification
     std::uint64_t rejected = 0;        ///< on_notification failed
     std::string last_error;            ///< of the last failed renewal or notification
