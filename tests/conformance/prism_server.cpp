@@ -254,8 +254,12 @@ prism_verdict prism_server::since(std::size_t from) {
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     while (std::chrono::steady_clock::now() < deadline) {
         text = p_->text_from(from);
+        // A mock ends it with "Request terminated ... NO_PATH_MATCHED"; a proxy forwards it
+        // and logs the upstream's 404.
         auto at = text.find(marker_request + " ");
-        if (at != std::string::npos && text.find("Request terminated", at) != std::string::npos) break;
+        if (at != std::string::npos && (text.find("Request terminated", at) != std::string::npos ||
+                                        text.find("upstream call to " + marker + " has returned", at) != std::string::npos))
+            break;
         std::this_thread::sleep_for(20ms);
     }
 
