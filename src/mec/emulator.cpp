@@ -187,7 +187,7 @@ void emulator::impl::add_sim_routes(net::http_router& r) {
         if (find_app_locked(a.id)) return http_response::problem(409, fmt::format("app instance '{}' exists", a.id), q.path);
         auto rec = make_app_instance_locked(a);
         if (!rec) return http_response::problem(400, rec.error().message, q.path);
-        apps.push_back(std::move(*rec));
+        app_added_locked(std::move(*rec));
         return http_response::created(app_instance_json(apps.back()), url_of(q.path));
     });
     r.route("POST", sim + "/appInstances/{appInstanceId}/terminate", [this](const http_request& q) {
@@ -293,7 +293,7 @@ result<void> emulator::add_app_instance(const app_instance& a) {
     if (p_->find_app_locked(a.id)) return make_failure(error::conflict, fmt::format("app instance '{}' exists", a.id));
     auto rec = p_->make_app_instance_locked(a);
     if (!rec) return rec.error();
-    p_->apps.push_back(std::move(*rec));
+    p_->app_added_locked(std::move(*rec));
     return ok();
 }
 

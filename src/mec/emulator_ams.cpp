@@ -127,6 +127,33 @@ void emulator::impl::ams_notify_locked(const tracker::change& c) {
     }
 }
 
+void emulator::impl::app_added_locked(app_instance_record rec) {
+    apps.push_back(std::move(rec));
+    const auto& added = apps.back().declared;
+    auto comm = [](const app_instance& a) {
+        json ips = json::array();
+        for (auto& e : a.endpoints) ips.push_back({{"host", e.host}, {"port", e.port}});
+        return json::array({{{"ipAddresses", std::move(ips)}}});
+    };
+    for (auto& s : ams_subs) {
+        if (s.type != "AdjacentAppInfoSubscription") continue;
+        // The subscriber's instance must be another instance of the added one's app.
+        auto filter = s.body.value("filterCriteria", json::object());
+        auto* own = find_app_locked(filter.value("appInstanceId", ""));
+        if (!own || own->declared.id == added.id || own->declared.app_name != added.app_name) continue;
+        json adjacent = json::array();
+        for (auto& a : apps)
+            if (a.declared.app_name == added.app_name && a.declared.id != own->declared.id)
+                adjacent.push_back({{"appInstanceId", a.declared.id}, {"commInterface", comm(a.declared)}});
+        post_locked(s.body["callbackReference"].get<std::string>(),
+                    {{"notificationType", "AdjacentAppInfoNotification"},
+                     {"timeStamp", detail::timestamp_now()},
+                     {"adjacentAppInfo", std::move(adjacent)},
+                     {"_links", {{"subscription", {{"href", s.body["_links"]["self"]["href"]}}}}}});
+    }
+    wake_notifier.notify_one();
+}
+
 void emulator::impl::add_ams_routes(net::http_router& r) {
     const std::string b = api_root("amsi/v1");
 

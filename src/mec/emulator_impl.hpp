@@ -177,6 +177,8 @@ struct emulator::impl {
     // MEC021
     void add_ams_routes(net::http_router& r);
     void ams_notify_locked(const tracker::change& c);
+    /// Appends `rec` and tells the AdjacentAppInfo subscribers of its app's other instances.
+    void app_added_locked(app_instance_record rec);
 
     // MEC012
     void add_rnis_routes(net::http_router& r);

@@ -386,6 +386,19 @@ TEST_CASE("ams_client against the emulator: registration, subscription, move-out
     CHECK(source.wait_for(1, 0ms).size() == 1);
     CHECK(other.wait_for(1, 0ms).empty());   // a1's subscription and the adjacent-info one heard nothing
 
+    // Another instance of the app comes up: a2's adjacent-info subscription hears of a1 and a3.
+    REQUIRE_OK(emu->add_app_instance({"a3", "mep1", "counter", {}, {{"10.4.0.10", 8080}}}));
+    auto adjacent_got = other.wait_for(1);
+    REQUIRE(adjacent_got.size() == 1);
+    auto an = parse_adjacent_app_info_notification(adjacent_got[0]);
+    REQUIRE_OK(an);
+    CHECK(an->subscription_url == adj->self_url);
+    REQUIRE(an->adjacent.size() == 2);
+    CHECK(an->adjacent[0].app_instance_id == "a1");
+    CHECK(an->adjacent[1].app_instance_id == "a3");
+    REQUIRE(an->adjacent[1].endpoints.size() == 1);
+    CHECK(an->adjacent[1].endpoints[0].host == "10.4.0.10");
+
     REQUIRE_OK(ams.unsubscribe(s->self_url));
     CHECK(ams.unsubscribe(s->self_url).error_code() == error::not_found);
     REQUIRE_OK(ams.deregister(created->app_mobility_service_id));

@@ -48,8 +48,10 @@
 //   gets a MobilityProcedureNotification INTERHOST_MOVEOUT_TRIGGERED with targetAppInfo
 //   {T, T's endpoints}. As AdvantEDGE: only TRIGGERED, never COMPLETED / FAILED; devices
 //   marked USER_CONTEXT_TRANSFER_COMPLETED or APP_MOBILITY_NOT_ALLOWED are not announced
-//   (the target registers the UE itself once it serves it). Adjacent app info
-//   subscriptions are kept but never notified; /queries/adjacent_app_instances is not served.
+//   (the target registers the UE itself once it serves it). An AdjacentAppInfoSubscription
+//   whose filterCriteria.appInstanceId is declared gets an AdjacentAppInfoNotification (every
+//   other instance of its app, with endpoints) each time an instance of that app is added;
+//   /queries/adjacent_app_instances is not served (no SDK client calls it).
 // MEC012 Radio Network Information (rni/v2):
 //   GET  /rni/v2/queries/rab_info[?app_ins_id=&cell_id=&ue_ipv4_address=]   RabInfo: the UEs on each
 //        4G/5G cell now, one E-RAB each (erabId = the UE's place in the scenario + 1, qci 9);
