@@ -239,3 +239,41 @@ TEST_CASE("mec_location: a subscription the platform dropped silently is found g
     CHECK(log.got[0].to == "mep1");
     (*t)->stop();
 }
+
+TEST_CASE("mec_location: two triggers share one receiver; stopping one leaves the other's subscriptions", "[mec][trigger][mec_location][receiver]") {
+    auto emu = paused_emulator();
+    auto rx = mec::notification_receiver::start({});
+    REQUIRE_OK(rx);
+    std::shared_ptr<mec::notification_receiver> shared = std::move(*rx);
+
+    mec_location_trigger_options zonal;
+    zonal.platform.base_url = emu->url();
+    zonal.zone_hosts = {{"zone01", "mep1"}, {"zone04", "mep2"}};
+    zonal.users = {"10.1.0.4"};
+    auto tracking = zonal;
+    tracking.watch = location_watch::user_tracking;
+    auto t1 = mec_location_trigger::make(zonal, shared);
+    auto t2 = mec_location_trigger::make(tracking, shared);
+    REQUIRE_OK(t1);
+    REQUIRE_OK(t2);
+    decision_log log1, log2;
+    REQUIRE_OK((*t1)->start(log1.handler()));
+    REQUIRE_OK((*t2)->start(log2.handler()));
+    CHECK(shared->subscriptions().size() == 3);   // two zones + one user
+
+    REQUIRE_OK(emu->force("10.1.0.4", "4g-macro-cell-1"));
+    REQUIRE(log1.wait_for(1));
+    REQUIRE(log2.wait_for(1));
+    CHECK(log1.got[0].to == "mep1");
+    CHECK(log2.got[0].to == "mep1");
+
+    (*t1)->stop();
+    CHECK(shared->subscriptions().size() == 1);
+    REQUIRE_OK(emu->force("10.1.0.4", emu->model().find_zone("zone04")->access_points.front()));
+    REQUIRE(log2.wait_for(2));
+    CHECK(log2.got[1].to == "mep2");
+    std::this_thread::sleep_for(100ms);
+    CHECK(log1.size() == 1);
+    (*t2)->stop();
+    CHECK(shared->subscriptions().empty());
+}
