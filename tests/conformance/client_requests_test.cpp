@@ -12,6 +12,7 @@
 #include <migrate/mec/app_support.hpp>
 #include <migrate/mec/location.hpp>
 #include <migrate/mec/rnis.hpp>
+#include <migrate/mec/v2x.hpp>
 
 using namespace migrate;
 using namespace migrate::mec;
@@ -166,6 +167,34 @@ TEST_CASE("MEC012 RNIS: the client's requests conform to the spec", "[prism][moc
     s.expiry_deadline = time_stamp{1977836800, 0};
     THROUGH(*prism, "subscribe_cell_change", rnis.subscribe_cell_change(s));
     THROUGH(*prism, "unsubscribe", rnis.unsubscribe("http://platform/rni/v2/subscriptions/sub1"));
+}
+
+TEST_CASE("MEC030 V2X: the client's requests conform to the spec", "[prism][mock][v2x]") {
+    auto prism = start_prism("gs030-MEC030_V2XInformationService.yaml");
+    v2x_client v2x(at(*prism), v2x_flavour::etsi);
+
+    predicted_qos by_area;
+    route_point a;
+    a.latitude = 43.7335;
+    a.longitude = 7.4190;
+    a.time = time_stamp{1977836800, 0};
+    route_point b = a;
+    b.latitude = 43.7340;
+    by_area.routes = {{a, b}};
+    THROUGH(*prism, "provide_predicted_qos (geo area)", v2x.provide_predicted_qos(by_area));
+
+    predicted_qos by_cell;
+    by_cell.location_granularity = "100";
+    by_cell.time_granularity = time_stamp{10, 0};
+    route_point c;
+    c.cell = ecgi{"ACBDEFA", "001", "01"};
+    c.time = time_stamp{1977836800, 0};
+    route_point d = c;
+    d.cell = ecgi{"FEDCBAA", "001", "01"};
+    // The spec wants 2 points a route at least (origin and destination): the client does not
+    // check that itself.
+    by_cell.routes = {{c, d}, {a, b}};
+    THROUGH(*prism, "provide_predicted_qos (cell, two routes)", v2x.provide_predicted_qos(by_cell));
 }
 
 TEST_CASE("Prism names the path and the field of a request that violates the spec", "[prism][mock][self]") {
