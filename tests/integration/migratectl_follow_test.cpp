@@ -1,0 +1,207 @@
+// `migratectl follow`, the operator's CLI for MEC-triggered moves, run as the program it is:
+// the MEC platform emulator (paused, on the testbed's client side) serves the Monaco
+// dual-mep-short-path scenario; A2 runs on host a reading the car's zone from it; migratectl
+// follows the car through the Location API; the test moves the car into zone03 (host b's
+// area) and migratectl moves A2 from a to b with a real CRIU migration, prints the decision
+// and the report as one JSON line, deletes its subscription and exits 0 after that one move.
+#include "testbed_fixture.hpp"
+#include "workload_fixture.hpp"
+
+#include <migrate/detail/process.hpp>
+#include <migrate/mec/client.hpp>
+#include <migrate/mec/emulator.hpp>
+#include <migrate/workload/a2_counter.hpp>
+
+#include <boost/process.hpp>
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <fstream>
+#include <sstream>
+
+using namespace migrate;
+using namespace migrate::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const char* const car = "10.100.0.1";
+const char* const sandbox = "sbx1/mep1";
+
+std::unique_ptr<mec::emulator> client_side_emulator() {
+    auto s = mec::scenario::load(std::filesystem::path(MIGRATE_TEST_DATA_DIR) / "mec" / "monaco-dual-mep-short-path.json");
+    REQUIRE_OK(s);
+    mec::emulator_options o;
+    o.address = shared_testbed().client_address();
+    o.base_path = std::string("/") + sandbox;
+    o.time_scale = 0;
+    auto emu = mec::emulator::start(std::move(*s), o);
+    REQUIRE_OK(emu);
+    return std::move(*emu);
+}
+
+std::string platform_of(const mec::emulator& emu) {
+    return fmt::format("http://{}:{}", shared_testbed().client_address(), emu.port());
+}
+
+std::string access_point_in(const mec::emulator& emu, const std::string& zone) {
+    auto* z = emu.model().find_zone(zone);
+    REQUIRE(z);
+    REQUIRE_FALSE(z->access_points.empty());
+    return z->access_points.front();
+}
+
+/// The zonal traffic subscriptions the emulator holds now.
+std::size_t zonal_subscriptions(const mec::emulator& emu) {
+    mec::api_client c({.base_url = platform_of(emu), .sandbox = sandbox}, "location/v2");
+    auto list = c.call("GET", "/subscriptions/zonalTraffic");
+    REQUIRE_OK(list);
+    return list->at("notificationSubscriptionList").at("zonalTrafficSubscription").size();
+}
+
+std::string slurp(const std::filesystem::path& p) {
+    std::ifstream in(p);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);)
+        if (!line.empty()) out.push_back(line);
+    return out;
+}
+
+/// migratectl with `args`, run to its end: exit code, stdout, stderr.
+detail::command_output migratectl(std::vector<std::string> args) {
+    args.insert(args.begin(), MIGRATE_MIGRATECTL_TOOL);
+    auto out = detail::run(args, {.timeout = 60s});
+    REQUIRE_OK(out);
+    return *out;
+}
+
+}  // namespace
+
+TEST_CASE("migratectl follow: the car enters host b's zone, migratectl moves A2 from a to b and exits 0 after one move",
+          "[mec][follow][cli][a2][criu]") {
+    auto emu = client_side_emulator();
+    REQUIRE_OK(emu->force(car, access_point_in(*emu, "zone02")));
+
+    docker::engine a = engine_on("a");
+    docker::engine b = engine_on("b");
+    wl::ensure_workload_images(a);
+    wl::ensure_workload_images(b);
+    workload::a2_counter_config cfg{.name = "follow-cli-a2", .image = wl::a2_image,
+                                    .zone_url = emu->url() + "/location/v2/queries/users?address=" + car,
+                                    .zone_format = workload::a2_zone_format::mec_location,
+                                    .network = wl::service_network("a"), .volume = "follow-cli-a2-data", .port = 8080,
+                                    .interval = 100ms};
+    wl::discard(a, cfg.name, cfg.volume);
+    wl::discard(b, cfg.name, cfg.volume);
+    struct cleanup {
+        docker::engine &a, &b;
+        const workload::a2_counter_config& cfg;
+        ~cleanup() {
+            wl::discard(a, cfg.name, cfg.volume);
+            wl::discard(b, cfg.name, cfg.volume);
+        }
+    } on_exit{a, b, cfg};
+    REQUIRE_OK(a.create_volume(cfg.volume));
+    auto id = a.create(workload::a2_counter_spec(cfg));
+    REQUIRE_OK(id);
+    REQUIRE_OK(a.start(*id));
+    const auto addr_a = wl::address_of(a, cfg.name, cfg.network);
+    REQUIRE(wl::eventually([&] {
+        auto st = workload::a2_get_state(addr_a, cfg.port, 300ms);
+        return st && st->zone == "zone02";
+    }, 10s));
+
+    // migratectl in the background, its output in files the test reads while it runs.
+    const auto dir = std::filesystem::temp_directory_path() / fmt::format("migratectl-follow-{}", ::getpid());
+    std::filesystem::create_directories(dir);
+    const auto out_file = dir / "stdout", err_file = dir / "stderr";
+    namespace bp = boost::process;
+    bp::child follow(bp::exe = MIGRATE_MIGRATECTL_TOOL,
+                     bp::args = std::vector<std::string>{
+                         "follow", "--testbed", shared_testbed_name(), "--container", cfg.name, "--strategy", "checkpoint",
+                         "--trigger", "location", "--platform", platform_of(*emu), "--sandbox", sandbox,
+                         "--zone-host", "zone01=a", "--zone-host", "zone02=a", "--zone-host", "zone03=b",
+                         "--zone-host", "zone04=b", "--user", car, "--moves", "1", "--duration", "120", "--json"},
+                     bp::std_out > out_file.string(), bp::std_err > err_file.string(), bp::std_in < bp::null);
+    struct reap {
+        bp::child& c;
+        ~reap() {
+            if (c.running()) c.terminate();
+        }
+    } reaper{follow};
+    INFO("migratectl stderr:\n" << slurp(err_file));
+
+    // It watches once it said so (subscribed, and it asked where the car is).
+    REQUIRE(wl::eventually([&] { return slurp(err_file).find("following through") != std::string::npos || !follow.running(); },
+                           15s, 100ms));
+    REQUIRE(follow.running());
+    CHECK(zonal_subscriptions(*emu) == 4);
+
+    // zone02 -> zone03: host b's area.
+    REQUIRE_OK(emu->force(car, access_point_in(*emu, "zone03")));
+    REQUIRE(follow.wait_for(std::chrono::seconds(90)));
+    const auto out = slurp(out_file), err = slurp(err_file);
+    INFO("stdout:\n" << out << "\nstderr:\n" << err);
+    CHECK(follow.exit_code() == 0);
+
+    auto lines = lines_of(out);
+    REQUIRE(lines.size() == 1);
+    auto line = json::parse(lines[0]);
+    CHECK(line.at("decision").at("subject") == car);
+    CHECK(line.at("decision").at("from") == "a");
+    CHECK(line.at("decision").at("to") == "b");
+    CHECK(line.at("report").at("success") == true);
+    CHECK(line.at("report").at("strategy") == "checkpoint");
+    CHECK(line.at("report").at("source") == "a");
+    CHECK(line.at("report").at("target") == "b");
+    WARN("migratectl follow's report:\n" << line.at("report").get<migration_report>().to_text());
+
+    // The container runs on b, not on a; it still reads the car's zone there.
+    auto on_b = b.inspect(cfg.name);
+    REQUIRE_OK(on_b);
+    CHECK(on_b->running);
+    CHECK_FALSE(a.inspect(cfg.name).has_value());
+    const auto addr_b = wl::address_of(b, cfg.name, wl::service_network("b"));
+    CHECK(wl::eventually([&] {
+        auto st = workload::a2_get_state(addr_b, cfg.port, 300ms);
+        return st && st->zone == "zone03" && st->phase == "running";
+    }, 10s));
+    // Stopping deleted its subscriptions at the platform.
+    CHECK(zonal_subscriptions(*emu) == 0);
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("migratectl follow: a bad host map is a usage error naming the option, an unreachable platform a setup error naming its URL",
+          "[mec][follow][cli]") {
+    const auto testbed = shared_testbed_name();
+    SECTION("--zone-host without '=' exits 2") {
+        auto r = migratectl({"follow", "--testbed", testbed, "--container", "nobody", "--at", "a", "--trigger", "location",
+                             "--platform", "http://127.0.0.1:9", "--zone-host", "zone01:a"});
+        INFO(r.err);
+        CHECK(r.exit_code == 2);
+        CHECK(r.err.find("--zone-host 'zone01:a'") != std::string::npos);
+    }
+    SECTION("a platform nobody listens at exits 3 naming its URL") {
+        auto r = migratectl({"follow", "--testbed", testbed, "--container", "nobody", "--at", "a", "--trigger", "location",
+                             "--platform", "http://127.0.0.1:9", "--sandbox", "sbx1/mep1", "--zone-host", "zone01=a"});
+        INFO(r.err);
+        CHECK(r.exit_code == 3);
+        CHECK(r.err.find("http://127.0.0.1:9/sbx1/mep1") != std::string::npos);
+        CHECK(r.out.empty());
+    }
+    SECTION("a zone mapped to a host the testbed lacks exits 3 naming it") {
+        auto r = migratectl({"follow", "--testbed", testbed, "--container", "nobody", "--at", "a", "--trigger", "location",
+                             "--platform", "http://127.0.0.1:9", "--zone-host", "zone01=c"});
+        INFO(r.err);
+        CHECK(r.exit_code == 3);
+        CHECK(r.err.find("zone01=c") != std::string::npos);
+        CHECK(r.err.find("no host 'c'") != std::string::npos);
+    }
+}
