@@ -16,6 +16,7 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <csignal>
 #include <fstream>
 #include <sstream>
 
@@ -82,6 +83,40 @@ detail::command_output migratectl(std::vector<std::string> args) {
     return *out;
 }
 
+/// `migratectl follow` running in the background, its output in files the test reads while it
+/// runs; terminated if the test ends first.
+struct background_follow {
+    std::filesystem::path dir, out_file, err_file;
+    boost::process::child child;
+
+    explicit background_follow(std::vector<std::string> args) {
+        namespace bp = boost::process;
+        dir = std::filesystem::temp_directory_path() / fmt::format("migratectl-follow-{}-{}", ::getpid(), counter()++);
+        std::filesystem::create_directories(dir);
+        out_file = dir / "stdout";
+        err_file = dir / "stderr";
+        args.insert(args.begin(), "follow");
+        child = bp::child(bp::exe = MIGRATE_MIGRATECTL_TOOL, bp::args = args, bp::std_out > out_file.string(),
+                          bp::std_err > err_file.string(), bp::std_in < bp::null);
+    }
+    ~background_follow() {
+        if (child.running()) child.terminate();
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+    }
+    std::string out() const { return slurp(out_file); }
+    std::string err() const { return slurp(err_file); }
+    /// Until it said it follows (subscribed, and asked where the UEs are); false if it ended first.
+    bool watching() {
+        wl::eventually([&] { return err().find("following through") != std::string::npos || !child.running(); }, 15s, 100ms);
+        return child.running() && err().find("following through") != std::string::npos;
+    }
+    static int& counter() {
+        static int n = 0;
+        return n;
+    }
+};
+
 }  // namespace
 
 TEST_CASE("migratectl follow: the car enters host b's zone, migratectl moves A2 from a to b and exits 0 after one move",
@@ -118,38 +153,20 @@ TEST_CASE("migratectl follow: the car enters host b's zone, migratectl moves A2 
         return st && st->zone == "zone02";
     }, 10s));
 
-    // migratectl in the background, its output in files the test reads while it runs.
-    const auto dir = std::filesystem::temp_directory_path() / fmt::format("migratectl-follow-{}", ::getpid());
-    std::filesystem::create_directories(dir);
-    const auto out_file = dir / "stdout", err_file = dir / "stderr";
-    namespace bp = boost::process;
-    bp::child follow(bp::exe = MIGRATE_MIGRATECTL_TOOL,
-                     bp::args = std::vector<std::string>{
-                         "follow", "--testbed", shared_testbed_name(), "--container", cfg.name, "--strategy", "checkpoint",
-                         "--trigger", "location", "--platform", platform_of(*emu), "--sandbox", sandbox,
-                         "--zone-host", "zone01=a", "--zone-host", "zone02=a", "--zone-host", "zone03=b",
-                         "--zone-host", "zone04=b", "--user", car, "--moves", "1", "--duration", "120", "--json"},
-                     bp::std_out > out_file.string(), bp::std_err > err_file.string(), bp::std_in < bp::null);
-    struct reap {
-        bp::child& c;
-        ~reap() {
-            if (c.running()) c.terminate();
-        }
-    } reaper{follow};
-    INFO("migratectl stderr:\n" << slurp(err_file));
-
-    // It watches once it said so (subscribed, and it asked where the car is).
-    REQUIRE(wl::eventually([&] { return slurp(err_file).find("following through") != std::string::npos || !follow.running(); },
-                           15s, 100ms));
-    REQUIRE(follow.running());
+    background_follow follow({"--testbed", shared_testbed_name(), "--container", cfg.name, "--strategy", "checkpoint",
+                              "--trigger", "location", "--platform", platform_of(*emu), "--sandbox", sandbox,
+                              "--zone-host", "zone01=a", "--zone-host", "zone02=a", "--zone-host", "zone03=b",
+                              "--zone-host", "zone04=b", "--user", car, "--moves", "1", "--duration", "120", "--json"});
+    INFO("migratectl stderr:\n" << follow.err());
+    REQUIRE(follow.watching());
     CHECK(zonal_subscriptions(*emu) == 4);
 
     // zone02 -> zone03: host b's area.
     REQUIRE_OK(emu->force(car, access_point_in(*emu, "zone03")));
-    REQUIRE(follow.wait_for(std::chrono::seconds(90)));
-    const auto out = slurp(out_file), err = slurp(err_file);
-    INFO("stdout:\n" << out << "\nstderr:\n" << err);
-    CHECK(follow.exit_code() == 0);
+    REQUIRE(follow.child.wait_for(std::chrono::seconds(90)));
+    const auto out = follow.out();
+    INFO("stdout:\n" << out << "\nstderr:\n" << follow.err());
+    CHECK(follow.child.exit_code() == 0);
 
     auto lines = lines_of(out);
     REQUIRE(lines.size() == 1);
@@ -175,7 +192,38 @@ TEST_CASE("migratectl follow: the car enters host b's zone, migratectl moves A2 
     }, 10s));
     // Stopping deleted its subscriptions at the platform.
     CHECK(zonal_subscriptions(*emu) == 0);
-    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("migratectl follow: a decision for the host the container is on is printed as skipped; SIGTERM stops it, "
+          "subscriptions deleted, exit 0",
+          "[mec][follow][cli]") {
+    auto emu = client_side_emulator();
+    REQUIRE_OK(emu->force(car, access_point_in(*emu, "zone02")));
+    // The platform has the car in a's area; the operator says the container is on b already.
+    background_follow follow({"--testbed", shared_testbed_name(), "--container", "follow-cli-nobody", "--at", "b",
+                              "--trigger", "location", "--platform", platform_of(*emu), "--sandbox", sandbox,
+                              "--zone-host", "zone02=a", "--zone-host", "zone03=b", "--user", car, "--json"});
+    INFO("migratectl stderr:\n" << follow.err());
+    REQUIRE(follow.watching());
+    CHECK(zonal_subscriptions(*emu) == 2);
+
+    REQUIRE_OK(emu->force(car, access_point_in(*emu, "zone03")));
+    REQUIRE(wl::eventually([&] { return !lines_of(follow.out()).empty(); }, 10s, 100ms));
+    auto lines = lines_of(follow.out());
+    REQUIRE(lines.size() == 1);
+    auto line = json::parse(lines[0]);
+    INFO(line.dump());
+    CHECK(line.at("decision").at("from") == "a");
+    CHECK(line.at("decision").at("to") == "b");
+    CHECK_FALSE(line.contains("report"));
+    CHECK(line.at("skipped").get<std::string>().find("runs on b already") != std::string::npos);
+    CHECK(follow.child.running());   // no --moves, no --duration: it goes on
+
+    REQUIRE(::kill(follow.child.id(), SIGTERM) == 0);
+    REQUIRE(follow.child.wait_for(std::chrono::seconds(15)));
+    CHECK(follow.child.exit_code() == 0);
+    CHECK(follow.err().find("stopped (signal): 0 moves") != std::string::npos);
+    CHECK(zonal_subscriptions(*emu) == 0);
 }
 
 TEST_CASE("migratectl follow: a bad host map is a usage error naming the option, an unreachable platform a setup error naming its URL",
