@@ -188,7 +188,19 @@ void emulator::impl::add_sim_routes(net::http_router& r) {
         auto rec = make_app_instance_locked(a);
         if (!rec) return http_response::problem(400, rec.error().message, q.path);
         app_added_locked(std::move(*rec));
-        return http_response::created(app_instance_json(apps.back()), url_of(q.path));
+        return http_response::created(app_instance_json(apps.back()), url_of(fmt::format("{}/{}", q.path, a.id)));
+    });
+    r.route("GET", sim + "/appInstances", [this](const http_request&) {
+        std::lock_guard lock(m);
+        json out = json::array();
+        for (auto& a : apps) out.push_back(app_instance_json(a));
+        return http_response::ok(std::move(out));
+    });
+    r.route("GET", sim + "/appInstances/{appInstanceId}", [this](const http_request& q) {
+        std::lock_guard lock(m);
+        auto* a = find_app_locked(q.param("appInstanceId"));
+        if (!a) return http_response::problem(404, fmt::format("app instance '{}': not declared", q.param("appInstanceId")), q.path);
+        return http_response::ok(app_instance_json(*a));
     });
     r.route("POST", sim + "/appInstances/{appInstanceId}/terminate", [this](const http_request& q) {
         auto doc = q.json_body();

@@ -298,6 +298,9 @@ TEST_CASE("emulator: app instances are checked against the scenario", "[mec][sim
                                           "trafficRules": [{"trafficRuleId": "t", "filterType": "FLOW", "priority": 2,
                                                             "trafficFilter": [], "action": "DROP", "state": "INACTIVE"}]})");
     REQUIRE(added.status == 201);
+    auto listed = test::beast_exchange(port, "GET", added.location.substr(added.location.find("/sim")));
+    REQUIRE(listed.status == 200);
+    CHECK(json::parse(listed.body)["trafficRules"][0]["state"] == "INACTIVE");
     CHECK(test::beast_exchange(port, "POST", "/sim/v1/appInstances", R"({"appInstanceId": "b1", "edgeHost": "mep2"})").status == 409);
     CHECK(test::beast_exchange(port, "POST", "/sim/v1/appInstances", R"({"appInstanceId": "b2", "edgeHost": "nowhere"})").status == 400);
     CHECK((*emu)->add_app_instance({"b1", "mep1", "", {}, {}}).error_code() == error::conflict);

@@ -72,7 +72,8 @@
 //                                            instances with their traffic rule states
 //   POST /sim/v1/ues/{ue}/accessPoint        {"accessPointId": "w1"}; null releases the UE
 //   PUT  /sim/v1/timeScale                   {"timeScale": 10}; 0 pauses the clock
-//   POST /sim/v1/appInstances                {"appInstanceId", "edgeHost", "appName"?, "trafficRules"?: [TrafficRule]}
+//   POST /sim/v1/appInstances                {"appInstanceId", "edgeHost", "appName"?, "trafficRules"?: [TrafficRule],
+//                                            "endpoints"?: [{"host", "port"}]}; GET lists them, GET .../{id} one
 //   POST /sim/v1/appInstances/{id}/terminate {"operationAction": "TERMINATING", "maxGracefulTimeout": 10}:
 //                                            AppTerminationNotification to its subscribers
 // Every query answers the state at the time it is asked (the clock catches up first).
