@@ -415,10 +415,26 @@ std::string platform_url(const migrate::mec::client_options& p) {
     return p.sandbox.empty() ? p.base_url : fmt::format("{}/{}", p.base_url, p.sandbox);
 }
 
+/// The trigger options' validation names JSON fields ("client_options.base_url: ..."); the
+/// operator typed options: name the one to fix.
+std::string with_option_hint(const std::string& message) {
+    static const std::pair<const char*, const char*> fields[] = {
+        {"base_url", "--platform"},          {"sandbox", "--sandbox"},     {"app_instance_id", "--app-instance"},
+        {"zone_hosts", "--zone-host"},       {"access_point_hosts", "--access-point-host"},
+        {"app_instance_hosts", "--app-instance-host"}, {"cell_hosts", "--cell-host"},
+        {"users", "--user"},                 {"devices", "--user"},        {"advertised_url", "--advertised-url"},
+        {"address", "--callback-address"}};
+    for (auto& [field, option] : fields)
+        if (message.find(std::string(".") + field + ":") != std::string::npos ||
+            message.find(std::string(".") + field + "[") != std::string::npos)
+            return fmt::format("{} (give {})", message, option);
+    return message;
+}
+
 int run_follow(const follow_settings& f, const move_settings& ms) {
     auto trig = build_trigger(f);
     if (!trig) {
-        if (trig.error_code() == migrate::error::invalid_argument) return usage_error(trig.error().what());
+        if (trig.error_code() == migrate::error::invalid_argument) return usage_error(with_option_hint(trig.error().message));
         return setup_error(trig.error().what());   // the receiver cannot listen
     }
     if (f.moves < 0) return usage_error("--moves: must be 0 (no limit) or more");
@@ -426,7 +442,7 @@ int run_follow(const follow_settings& f, const move_settings& ms) {
     if (!mv) return setup_error(mv.error().what());
     for (auto& [what, host] : trig->host_map)
         if (auto ok = mv->check_host(host); !ok)
-            return setup_error(fmt::format("{} {}={}: {}", trig->map_option, what, host, ok.error().what()));
+            return setup_error(fmt::format("{} {}={}: {}", trig->map_option, what, host, ok.error().message));
 
     std::string here = f.at;
     if (here.empty()) {
@@ -434,7 +450,7 @@ int run_follow(const follow_settings& f, const move_settings& ms) {
         if (!h) return setup_error(fmt::format("container '{}' runs on no host (looked at {}; give --at HOST)", f.container, mv->known()));
         here = *h;
     } else if (auto ok = mv->check_host(here); !ok) {
-        return setup_error(fmt::format("--at: {}", ok.error().what()));
+        return setup_error(fmt::format("--at: {}", ok.error().message));
     }
 
     struct sigaction sa {};
@@ -646,8 +662,8 @@ int main(int argc, char** argv) {
     // migrate
     auto mv = mover::make(mig_settings);
     if (!mv) return setup_error(mv.error().what());
-    if (auto ok = mv->check_host(from); !ok) return setup_error(ok.error().what());
-    if (auto ok = mv->check_host(to); !ok) return setup_error(ok.error().what());
+    if (auto ok = mv->check_host(from); !ok) return setup_error(ok.error().message);
+    if (auto ok = mv->check_host(to); !ok) return setup_error(ok.error().message);
     auto report = mv->move(container, from, to);
     if (!report) return setup_error(report.error().what());
     if (as_json) std::cout << migrate::json(*report).dump(2) << "\n";
