@@ -251,6 +251,8 @@ TEST_CASE("app_support_client against the emulator: traffic rules read and switc
     auto put = test::beast_exchange(emu->port(), "PUT", "/sbx1/mec_app_support/v1/applications/a1/traffic_rules/r1", doc.dump());
     CHECK(put.status == 400);
     CHECK_THAT(json::parse(put.body)["detail"].get<std::string>(), Catch::Contains("/state: 'ON' is not one of ACTIVE, INACTIVE"));
+    // ProblemDetails.instance is an absolute URI, as the specs type it.
+    CHECK(json::parse(put.body)["instance"] == fmt::format("http://127.0.0.1:{}/sbx1/mec_app_support/v1/applications/a1/traffic_rules/r1", emu->port()));
     doc["state"] = "ACTIVE";
     doc.erase("priority");
     put = test::beast_exchange(emu->port(), "PUT", "/sbx1/mec_app_support/v1/applications/a1/traffic_rules/r1", doc.dump());
