@@ -29,13 +29,15 @@ namespace {
 const char* const car = "10.100.0.1";
 const char* const sandbox = "sbx1/mep1";
 
-std::unique_ptr<mec::emulator> client_side_emulator() {
+/// Paused, on the client side; with `apps`, the MEC021 app instances it runs.
+std::unique_ptr<mec::emulator> client_side_emulator(std::vector<mec::app_instance> apps = {}) {
     auto s = mec::scenario::load(std::filesystem::path(MIGRATE_TEST_DATA_DIR) / "mec" / "monaco-dual-mep-short-path.json");
     REQUIRE_OK(s);
     mec::emulator_options o;
     o.address = shared_testbed().client_address();
     o.base_path = std::string("/") + sandbox;
     o.time_scale = 0;
+    o.app_instances = std::move(apps);
     auto emu = mec::emulator::start(std::move(*s), o);
     REQUIRE_OK(emu);
     return std::move(*emu);
@@ -117,6 +119,70 @@ struct background_follow {
     }
 };
 
+/// A2 on host a reading the car's zone from the emulator; removed from both hosts at the end.
+struct a2_on_a {
+    docker::engine a = engine_on("a");
+    docker::engine b = engine_on("b");
+    workload::a2_counter_config cfg;
+
+    a2_on_a(const mec::emulator& emu, const std::string& zone) {
+        wl::ensure_workload_images(a);
+        wl::ensure_workload_images(b);
+        cfg = {.name = "follow-cli-a2", .image = wl::a2_image,
+               .zone_url = emu.url() + "/location/v2/queries/users?address=" + car,
+               .zone_format = workload::a2_zone_format::mec_location,
+               .network = wl::service_network("a"), .volume = "follow-cli-a2-data", .port = 8080,
+               .interval = 100ms};
+        wl::discard(a, cfg.name, cfg.volume);
+        wl::discard(b, cfg.name, cfg.volume);
+        REQUIRE_OK(a.create_volume(cfg.volume));
+        auto id = a.create(workload::a2_counter_spec(cfg));
+        REQUIRE_OK(id);
+        REQUIRE_OK(a.start(*id));
+        const auto addr = wl::address_of(a, cfg.name, cfg.network);
+        REQUIRE(wl::eventually([&] {
+            auto st = workload::a2_get_state(addr, cfg.port, 300ms);
+            return st && st->zone == zone;
+        }, 10s));
+    }
+    ~a2_on_a() {
+        wl::discard(a, cfg.name, cfg.volume);
+        wl::discard(b, cfg.name, cfg.volume);
+    }
+    a2_on_a(const a2_on_a&) = delete;
+    a2_on_a& operator=(const a2_on_a&) = delete;
+
+    /// What `follow` printed and did after its one move: one JSON line naming the decision a -> b
+    /// and a successful report; A2 runs on b (not on a) and reads `zone` there.
+    void moved_to_b(background_follow& follow, const std::string& zone) {
+        REQUIRE(follow.child.wait_for(std::chrono::seconds(90)));
+        const auto out = follow.out();
+        INFO("stdout:\n" << out << "\nstderr:\n" << follow.err());
+        CHECK(follow.child.exit_code() == 0);
+        auto lines = lines_of(out);
+        REQUIRE(lines.size() == 1);
+        auto line = json::parse(lines[0]);
+        CHECK(line.at("decision").at("subject") == car);
+        CHECK(line.at("decision").at("from") == "a");
+        CHECK(line.at("decision").at("to") == "b");
+        CHECK(line.at("report").at("success") == true);
+        CHECK(line.at("report").at("strategy") == "checkpoint");
+        CHECK(line.at("report").at("source") == "a");
+        CHECK(line.at("report").at("target") == "b");
+        WARN("migratectl follow's report:\n" << line.at("report").get<migration_report>().to_text());
+
+        auto on_b = b.inspect(cfg.name);
+        REQUIRE_OK(on_b);
+        CHECK(on_b->running);
+        CHECK_FALSE(a.inspect(cfg.name).has_value());
+        const auto addr_b = wl::address_of(b, cfg.name, wl::service_network("b"));
+        CHECK(wl::eventually([&] {
+            auto st = workload::a2_get_state(addr_b, cfg.port, 300ms);
+            return st && st->zone == zone && st->phase == "running";
+        }, 10s));
+    }
+};
+
 }  // namespace
 
 TEST_CASE("migratectl follow: the car enters host b's zone, migratectl moves A2 from a to b and exits 0 after one move",
@@ -124,36 +190,9 @@ TEST_CASE("migratectl follow: the car enters host b's zone, migratectl moves A2 
     auto emu = client_side_emulator();
     REQUIRE_OK(emu->force(car, access_point_in(*emu, "zone02")));
 
-    docker::engine a = engine_on("a");
-    docker::engine b = engine_on("b");
-    wl::ensure_workload_images(a);
-    wl::ensure_workload_images(b);
-    workload::a2_counter_config cfg{.name = "follow-cli-a2", .image = wl::a2_image,
-                                    .zone_url = emu->url() + "/location/v2/queries/users?address=" + car,
-                                    .zone_format = workload::a2_zone_format::mec_location,
-                                    .network = wl::service_network("a"), .volume = "follow-cli-a2-data", .port = 8080,
-                                    .interval = 100ms};
-    wl::discard(a, cfg.name, cfg.volume);
-    wl::discard(b, cfg.name, cfg.volume);
-    struct cleanup {
-        docker::engine &a, &b;
-        const workload::a2_counter_config& cfg;
-        ~cleanup() {
-            wl::discard(a, cfg.name, cfg.volume);
-            wl::discard(b, cfg.name, cfg.volume);
-        }
-    } on_exit{a, b, cfg};
-    REQUIRE_OK(a.create_volume(cfg.volume));
-    auto id = a.create(workload::a2_counter_spec(cfg));
-    REQUIRE_OK(id);
-    REQUIRE_OK(a.start(*id));
-    const auto addr_a = wl::address_of(a, cfg.name, cfg.network);
-    REQUIRE(wl::eventually([&] {
-        auto st = workload::a2_get_state(addr_a, cfg.port, 300ms);
-        return st && st->zone == "zone02";
-    }, 10s));
+    a2_on_a app(*emu, "zone02");
 
-    background_follow follow({"--testbed", shared_testbed_name(), "--container", cfg.name, "--strategy", "checkpoint",
+    background_follow follow({"--testbed", shared_testbed_name(), "--container", app.cfg.name, "--strategy", "checkpoint",
                               "--trigger", "location", "--platform", platform_of(*emu), "--sandbox", sandbox,
                               "--zone-host", "zone01=a", "--zone-host", "zone02=a", "--zone-host", "zone03=b",
                               "--zone-host", "zone04=b", "--user", car, "--moves", "1", "--duration", "120", "--json"});
@@ -163,35 +202,30 @@ TEST_CASE("migratectl follow: the car enters host b's zone, migratectl moves A2 
 
     // zone02 -> zone03: host b's area.
     REQUIRE_OK(emu->force(car, access_point_in(*emu, "zone03")));
-    REQUIRE(follow.child.wait_for(std::chrono::seconds(90)));
-    const auto out = follow.out();
-    INFO("stdout:\n" << out << "\nstderr:\n" << follow.err());
-    CHECK(follow.child.exit_code() == 0);
-
-    auto lines = lines_of(out);
-    REQUIRE(lines.size() == 1);
-    auto line = json::parse(lines[0]);
-    CHECK(line.at("decision").at("subject") == car);
-    CHECK(line.at("decision").at("from") == "a");
-    CHECK(line.at("decision").at("to") == "b");
-    CHECK(line.at("report").at("success") == true);
-    CHECK(line.at("report").at("strategy") == "checkpoint");
-    CHECK(line.at("report").at("source") == "a");
-    CHECK(line.at("report").at("target") == "b");
-    WARN("migratectl follow's report:\n" << line.at("report").get<migration_report>().to_text());
-
-    // The container runs on b, not on a; it still reads the car's zone there.
-    auto on_b = b.inspect(cfg.name);
-    REQUIRE_OK(on_b);
-    CHECK(on_b->running);
-    CHECK_FALSE(a.inspect(cfg.name).has_value());
-    const auto addr_b = wl::address_of(b, cfg.name, wl::service_network("b"));
-    CHECK(wl::eventually([&] {
-        auto st = workload::a2_get_state(addr_b, cfg.port, 300ms);
-        return st && st->zone == "zone03" && st->phase == "running";
-    }, 10s));
+    app.moved_to_b(follow, "zone03");
     // Stopping deleted its subscriptions at the platform.
     CHECK(zonal_subscriptions(*emu) == 0);
+}
+
+TEST_CASE("migratectl follow --trigger ams: the AMS moves the car out of mep1, migratectl moves A2 from a to b",
+          "[mec][follow][cli][ams][a2][criu]") {
+    // One instance of the app per MEC host: a2-mep1 (host a, zones 01-02), a2-mep2 (host b, 03-04).
+    auto emu = client_side_emulator({{.id = "a2-mep1", .edge_host = "mep1", .app_name = "a2"},
+                                     {.id = "a2-mep2", .edge_host = "mep2", .app_name = "a2"}});
+    REQUIRE_OK(emu->force(car, access_point_in(*emu, "zone01")));
+    a2_on_a app(*emu, "zone01");
+
+    background_follow follow({"--testbed", shared_testbed_name(), "--container", app.cfg.name, "--strategy", "checkpoint",
+                              "--trigger", "ams", "--platform", platform_of(*emu), "--sandbox", sandbox,
+                              "--app-instance", "a2-mep1", "--app-instance-host", "a2-mep1=a",
+                              "--app-instance-host", "a2-mep2=b", "--user", car, "--register-devices",
+                              "--moves", "1", "--duration", "120", "--json"});
+    INFO("migratectl stderr:\n" << follow.err());
+    REQUIRE(follow.watching());
+
+    // zone01 (mep1) -> zone04 (mep2): INTERHOST_MOVEOUT_TRIGGERED to a2-mep1, target a2-mep2.
+    REQUIRE_OK(emu->force(car, access_point_in(*emu, "zone04")));
+    app.moved_to_b(follow, "zone04");
 }
 
 TEST_CASE("migratectl follow: a decision for the host the container is on is printed as skipped; SIGTERM stops it, "
