@@ -10,6 +10,7 @@
 #include <migrate/detail/process.hpp>
 #include <migrate/mec/client.hpp>
 #include <migrate/mec/emulator.hpp>
+#include <migrate/workload/a1_poller.hpp>
 #include <migrate/workload/a2_counter.hpp>
 
 #include <boost/process.hpp>
@@ -226,6 +227,40 @@ TEST_CASE("migratectl follow --trigger ams: the AMS moves the car out of mep1, m
     // zone01 (mep1) -> zone04 (mep2): INTERHOST_MOVEOUT_TRIGGERED to a2-mep1, target a2-mep2.
     REQUIRE_OK(emu->force(car, access_point_in(*emu, "zone04")));
     app.moved_to_b(follow, "zone04");
+}
+
+TEST_CASE("migratectl follow: a move that fails (its name taken on b) exits 1, the report says the source serves, A2 stays on a",
+          "[mec][follow][cli][a2]") {
+    auto emu = client_side_emulator();
+    REQUIRE_OK(emu->force(car, access_point_in(*emu, "zone02")));
+    a2_on_a app(*emu, "zone02");
+    // A container of that name on b already: the migration's prepare refuses to overwrite it.
+    auto squatter = app.b.create(workload::a1_poller_spec(
+        {.name = app.cfg.name, .image = wl::a1_image, .url = "http://127.0.0.1:9/location", .network = wl::service_network("b")}));
+    REQUIRE_OK(squatter);
+
+    background_follow follow({"--testbed", shared_testbed_name(), "--container", app.cfg.name, "--strategy", "checkpoint",
+                              "--trigger", "location", "--platform", platform_of(*emu), "--sandbox", sandbox,
+                              "--zone-host", "zone02=a", "--zone-host", "zone03=b", "--user", car, "--moves", "1",
+                              "--duration", "120", "--json"});
+    INFO("migratectl stderr:\n" << follow.err());
+    REQUIRE(follow.watching());
+    REQUIRE_OK(emu->force(car, access_point_in(*emu, "zone03")));
+    REQUIRE(follow.child.wait_for(std::chrono::seconds(90)));
+    INFO("stdout:\n" << follow.out() << "\nstderr:\n" << follow.err());
+    CHECK(follow.child.exit_code() == 1);
+    auto lines = lines_of(follow.out());
+    REQUIRE(lines.size() == 1);
+    auto line = json::parse(lines[0]);
+    CHECK(line.at("decision").at("to") == "b");
+    CHECK(line.at("report").at("success") == false);
+    CHECK_FALSE(line.at("report").at("error").get<std::string>().empty());
+    CHECK(line.at("report").at("rolled_back") == true);   // the source keeps serving
+    CHECK(follow.err().find("the container runs on a") != std::string::npos);
+    auto on_a = app.a.inspect(app.cfg.name);
+    REQUIRE_OK(on_a);
+    CHECK(on_a->running);
+    CHECK(zonal_subscriptions(*emu) == 0);
 }
 
 TEST_CASE("migratectl follow: a decision for the host the container is on is printed as skipped; SIGTERM stops it, "
