@@ -1,10 +1,10 @@
 // migratectl — move a running container between two edge hosts with a chosen strategy,
-// list the strategies, read a saved report.
+// list the strategies, read a saved report, follow a user by a MEC platform's word.
 //
 //   migratectl migrate --strategy checkpoint --container memcached --from a --to b
 //   migratectl strategies
 //   migratectl report run.json
-//   migratectl follow --trigger location --platform http://10.0.0.1:8080 --sandbox sbx1/mep1 \
+//   migratectl follow --trigger location --platform http://10.0.0.1:8080 --sandbox sbx1/mep1
 //       --zone-host zone01=a --zone-host zone03=b --user 10.100.0.1 --container web
 //
 // Hosts come from a running testbed (`--testbed`, default $MIGRATE_TESTBED, else "mtb") or
