@@ -25,7 +25,9 @@ result<void> predicted_qos::validate() const {
     if (location_granularity.empty()) return bad("location_granularity", "must not be empty");
     if (routes.empty()) return bad("routes", "must name at least one route");
     for (std::size_t i = 0; i < routes.size(); ++i) {
-        if (routes[i].empty()) return bad(fmt::format("routes[{}]", i), "has no points");
+        // The spec: the first point is the origin, the last the destination (2..N points).
+        if (routes[i].size() < 2)
+            return bad(fmt::format("routes[{}]", i), fmt::format("has {} point(s); a route needs its origin and destination", routes[i].size()));
         for (std::size_t k = 0; k < routes[i].size(); ++k) {
             const auto& p = routes[i][k];
             auto where = fmt::format("routes[{}][{}]", i, k);
@@ -42,6 +44,31 @@ result<void> predicted_qos::validate() const {
     return ok();
 }
 
+namespace {
+
+// MEC030 wraps the cell identity in a CellId object ({"cellId": {"cellId": "..."}}) where MEC012
+// writes the string itself.
+json v2x_ecgi_json(const ecgi& e) {
+    json j = ecgi_json(e);
+    j["cellId"] = json{{"cellId", e.cell_id}};
+    return j;
+}
+
+ecgi read_v2x_ecgi(const reader& r) {
+    auto cell = r.raw().find("cellId");
+    if (cell != r.raw().end() && cell->is_object()) {
+        ecgi e;
+        e.cell_id = r.object("cellId").str("cellId");
+        auto plmn = r.object("plmn");
+        e.mcc = plmn.str("mcc");
+        e.mnc = plmn.str("mnc");
+        return e;
+    }
+    return read_ecgi(r);   // a plain string, as some platforms write it
+}
+
+}  // namespace
+
 json to_json(const predicted_qos& q, v2x_flavour f) {
     const char* points_key = f == v2x_flavour::etsi ? "routeinfo" : "routeInfo";
     json routes = json::array();
@@ -50,7 +77,7 @@ json to_json(const predicted_qos& q, v2x_flavour f) {
         for (const auto& p : route) {
             json location = json::object();
             if (p.latitude) location["geoArea"] = {{"latitude", *p.latitude}, {"longitude", *p.longitude}};
-            if (p.cell) location["ecgi"] = ecgi_json(*p.cell);
+            if (p.cell) location["ecgi"] = v2x_ecgi_json(*p.cell);
             json point{{"location", location}};
             if (p.time) point["time"] = time_json(*p.time);
             if (p.rsrp) point["rsrp"] = *p.rsrp;
@@ -75,7 +102,7 @@ route_point read_point(const reader& r) {
         if (!p.latitude) bad_field(geo->at_ptr("latitude"), "missing");
         if (!p.longitude) bad_field(geo->at_ptr("longitude"), "missing");
     }
-    if (auto cell = location.opt_object("ecgi")) p.cell = read_ecgi(*cell);
+    if (auto cell = location.opt_object("ecgi")) p.cell = read_v2x_ecgi(*cell);
     if (auto t = r.opt_object("time")) p.time = read_time(*t);
     p.rsrp = r.opt_integer("rsrp");
     p.rsrq = r.opt_integer("rsrq");

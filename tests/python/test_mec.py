@@ -141,7 +141,7 @@ def test_v2x_predicted_qos_along_a_route(platform):
     answer = {"locationGranularity": "50", "routes": [{"routeinfo": [
         {"location": {"geoArea": {"latitude": 43.7335, "longitude": 7.419}}, "time": {"seconds": 1700000000, "nanoSeconds": 0},
          "rsrp": 55, "rsrq": 18},
-        {"location": {"ecgi": {"cellId": "2345678", "plmn": {"mcc": "001", "mnc": "01"}}}, "rsrp": 21, "rsrq": 4}]}]}
+        {"location": {"ecgi": {"cellId": {"cellId": "2345678"}, "plmn": {"mcc": "001", "mnc": "01"}}}, "rsrp": 21, "rsrq": 4}]}]}
     p.routes[("POST", "/sbx1/mep1/vis/v1/provide_predicted_qos")] = (200, answer)
     vis = migrate.V2xClient(url, sandbox="sbx1/mep1")
     routes = vis.provide_predicted_qos(
@@ -153,7 +153,7 @@ def test_v2x_predicted_qos_along_a_route(platform):
     assert sent["routes"][0]["routeinfo"][0]["location"]["geoArea"] == {"latitude": 43.7335, "longitude": 7.419}
     # Bad requests are refused before anything is sent, naming the point.
     with pytest.raises(migrate.MigrationError, match=r"routes\[0\]\[0\]"):
-        vis.provide_predicted_qos([[{"time": (1, 0)}]])
+        vis.provide_predicted_qos([[{"time": (1, 0)}, {"latitude": 43.7, "longitude": 7.4}]])
     with pytest.raises(migrate.MigrationError, match="flavour"):
         migrate.V2xClient(url, flavour="5g")
     assert len(p.seen) == 1

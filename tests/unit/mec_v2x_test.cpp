@@ -78,8 +78,9 @@ TEST_CASE("v2x client: predicted QoS in the spec's shape under vis/v1, the answe
     json p0 = body["routes"][0]["routeinfo"][0];
     CHECK(p0["location"]["geoArea"] == json{{"latitude", 43.7335}, {"longitude", 7.4190}});
     CHECK_FALSE(p0.contains("rsrp"));   // answer-only fields are not sent
+    // MEC030's Ecgi wraps the cell id in a CellId object (MEC012's does not).
     CHECK(body["routes"][0]["routeinfo"][1]["location"]["ecgi"] ==
-          json{{"cellId", "2345678"}, {"plmn", {{"mcc", "001"}, {"mnc", "01"}}}});
+          json{{"cellId", {{"cellId", "2345678"}}}, {"plmn", {{"mcc", "001"}, {"mnc", "01"}}}});
 }
 
 TEST_CASE("v2x client: AdvantEDGE's vis/v2 and routeInfo", "[mec][v2x]") {
@@ -102,6 +103,13 @@ TEST_CASE("v2x: malformed answers are named by JSON pointer; bad requests are re
     CHECK_THAT(bad.error().message, Catch::Contains("/routes/0/routeinfo/0/location/geoArea/longitude"));
     auto no_routes = parse_predicted_qos(json{{"locationGranularity", "30"}});
     CHECK_THAT(no_routes.error().message, Catch::Contains("/routes"));
+    // An answer with the cell id as a plain string (MEC012's way) is read too.
+    auto plain = parse_predicted_qos(json::parse(R"({"locationGranularity": "30", "routes": [{"routeinfo": [
+        {"location": {"ecgi": {"cellId": "77", "plmn": {"mcc": "001", "mnc": "01"}}}},
+        {"location": {"ecgi": {"cellId": {"cellId": "78"}, "plmn": {"mcc": "001", "mnc": "01"}}}}]}]})"));
+    REQUIRE(plain.has_value());
+    CHECK(plain->routes[0][0].cell->cell_id == "77");
+    CHECK(plain->routes[0][1].cell->cell_id == "78");
     auto no_points = parse_predicted_qos(json::parse(R"({"locationGranularity": "30", "routes": [{}]})"));
     CHECK_THAT(no_points.error().message, Catch::Contains("/routes/0/routeinfo"));
 
@@ -114,7 +122,7 @@ TEST_CASE("v2x: malformed answers are named by JSON pointer; bad requests are re
     q.routes[0][0].latitude = 123.0;
     CHECK_THAT(vis.provide_predicted_qos(q).error().message, Catch::Contains("routes[0][0].latitude"));
     q = monaco_route();
-    q.routes.push_back({});
+    q.routes.push_back({q.routes[0][0]});   // origin only: the spec wants 2..N points
     CHECK_THAT(vis.provide_predicted_qos(q).error().message, Catch::Contains("routes[1]"));
     CHECK(srv.requests().empty());
     // A platform without MEC030 (404 on the route): not_found naming the URL.
