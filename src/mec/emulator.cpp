@@ -240,21 +240,8 @@ result<std::unique_ptr<emulator>> emulator::start(scenario s, const emulator_opt
     so.address = o.address;
     so.port = o.port;
     so.server_name = "migrate-mec-sim";
-    // ProblemDetails.instance is "a URI reference" the specs' schemas type as an absolute
-    // URI (format: uri): the routes name the request path, made absolute here for all of them.
-    auto router = std::make_shared<net::http_router>(p->routes());
-    auto server = net::http_server::start(so, [router, raw = p.get()](const net::http_request& q) {
-        net::http_request routed = q;
-        auto answer = router->dispatch(routed);
-        if (answer.content_type == "application/problem+json" && answer.body.is_object()) {
-            auto it = answer.body.find("instance");
-            if (it != answer.body.end() && it->is_string() && it->get<std::string>().rfind('/', 0) == 0) {
-                std::lock_guard lock(raw->m);   // `server` is set after the first request may arrive
-                *it = raw->url_of(it->get<std::string>());
-            }
-        }
-        return answer;
-    });
+    // A ProblemDetails `instance` (the request path here) is made an absolute URI by net::http_server.
+    auto server = net::http_server::start(so, p->routes());
     if (!server) return server.error();
     {
         std::lock_guard lock(p->m);

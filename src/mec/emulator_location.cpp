@@ -115,7 +115,8 @@ void emulator::impl::add_location_routes(net::http_router& r) {
     const std::string b = location_root();
     const std::string root = b;
     auto user_info = [this, root](const ue_state& st) -> json {
-        return {{"address", st.ue},
+        // UserInfo.address is a URI (MEC013: format uri): the UE's address as an acr: URI.
+        return {{"address", "acr:" + st.ue},
                 {"accessPointId", st.access_point},
                 {"zoneId", st.zone},
                 {"resourceURL", url_of(fmt::format("{}/queries/users?address={}", root, st.ue))},

@@ -220,8 +220,11 @@ result<std::vector<user_info>> location_client::users(const user_query& q) {
 result<user_info> location_client::user(const std::string& address) {
     auto us = users(user_query{{}, {}, {address}});
     if (!us) return us.error();
+    // "10.1.0.4" and "acr:10.1.0.4" name the same user: platforms answer either way (the spec
+    // types UserInfo.address as a URI; AdvantEDGE answers the bare address).
+    auto bare = [](std::string_view a) { return a.starts_with("acr:") ? a.substr(4) : a; };
     for (auto& u : *us)
-        if (u.address == address) return u;
+        if (bare(u.address) == bare(address)) return u;
     return make_failure(error::not_found, fmt::format("user '{}': the location service at {} lists no such user", address, api_.url("")));
 }
 

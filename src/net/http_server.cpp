@@ -258,7 +258,24 @@ private:
         } catch (...) {
             out = http_response::problem(500, fmt::format("{} {}: unknown exception", r.method, r.path), r.path);
         }
+        absolute_instance(out, std::string(req[http::field::host]));
         answer(out, req.version(), req.keep_alive());
+    }
+
+    // The ETSI MEC specs want a ProblemDetails `instance` as an absolute URI; handlers name the
+    // path, so it is completed here with the Host the client used (or the address it reached).
+    void absolute_instance(http_response& out, std::string host) {
+        if (out.content_type != "application/problem+json" || !out.body.is_object()) return;
+        auto it = out.body.find("instance");
+        if (it == out.body.end() || !it->is_string() || it->get<std::string>().rfind("/", 0) != 0) return;
+        if (host.empty()) {
+            beast::error_code ec;
+            auto local = stream_.socket().local_endpoint(ec);
+            if (ec) return;
+            host = local.address().is_v6() ? fmt::format("[{}]:{}", local.address().to_string(), local.port())
+                                           : fmt::format("{}:{}", local.address().to_string(), local.port());
+        }
+        *it = "http://" + host + it->get<std::string>();
     }
 
     void answer(const http_response& r, unsigned version, bool keep_alive) {

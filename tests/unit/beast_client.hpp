@@ -33,7 +33,7 @@ inline beast_reply beast_exchange(std::uint16_t port, const std::string& method,
         stream.expires_after(std::chrono::seconds(5));
         stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
         http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-        req.set(http::field::host, "127.0.0.1");
+        req.set(http::field::host, "127.0.0.1:" + std::to_string(port));   // as curl sends it
         if (!body.empty()) {
             req.set(http::field::content_type, content_type);
             req.body() = body;

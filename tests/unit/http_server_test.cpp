@@ -109,6 +109,10 @@ TEST_CASE("http_server on loopback: routes, params, query, JSON, errors as Probl
     auto missing = test::beast_exchange(port, "GET", "/location/v2/nothing");
     CHECK(missing.status == 404);
     CHECK(missing.content_type == "application/problem+json");
+    // The ProblemDetails instance is an absolute URI (the ETSI specs), built from the Host.
+    auto instance = json::parse(missing.body)["instance"].get<std::string>();
+    CHECK(instance.rfind("http://", 0) == 0);
+    CHECK(instance.ends_with("/location/v2/nothing"));
 
     auto wrong = test::beast_exchange(port, "PUT", "/location/v2/queries/users");
     CHECK(wrong.status == 405);

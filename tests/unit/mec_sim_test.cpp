@@ -97,7 +97,7 @@ TEST_CASE("emulator: MEC013 v2 queries under the sandbox's base path", "[mec][si
     auto& u = ul["user"][0];
     require_fields(u, {"address", "accessPointId", "zoneId", "resourceURL", "timestamp"});
     require_fields(u["timestamp"], {"seconds", "nanoSeconds"});
-    CHECK(u["address"] == "10.1.0.1");
+    CHECK(u["address"] == "acr:10.1.0.1");
     CHECK(u["zoneId"] == emu->model().find_access_point(u["accessPointId"].get<std::string>())->zone);
 
     auto aps = test::beast_exchange(port, "GET", loc + "/queries/zones/zone04/accessPoints");

@@ -77,7 +77,9 @@
 //   POST /sim/v1/appInstances/{id}/terminate {"operationAction": "TERMINATING", "maxGracefulTimeout": 10}:
 //                                            AppTerminationNotification to its subscribers
 // Every query answers the state at the time it is asked (the clock catches up first).
-// UE addresses are the scenario's UE names ("10.100.0.1"); a query may prefix them "acr:".
+// UE addresses are the scenario's UE names ("10.100.0.1"); a query may prefix them "acr:"; a
+// UserInfo answers "acr:10.100.0.1" (MEC013 types it as a URI), notifications the bare name
+// (as AdvantEDGE sends them).
 #pragma once
 
 #include <migrate/mec/app_support.hpp>

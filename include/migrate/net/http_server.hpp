@@ -61,7 +61,9 @@ struct http_response {
     static http_response created(json body, std::string location);
     static http_response no_content() { return {204, nullptr, {}, "application/json"}; }
     /// RFC 7807 ProblemDetails (`type`, `title`, `status`, `detail`, `instance`), served as
-    /// application/problem+json: what ETSI MEC APIs answer on errors.
+    /// application/problem+json: what ETSI MEC APIs answer on errors. An `instance` given as a
+    /// path ("/location/v2/...") is sent as an absolute URI built from the request's Host, as
+    /// the ETSI specs require.
     static http_response problem(unsigned status, std::string detail, std::string instance = {});
 };
 
