@@ -32,16 +32,15 @@ TEST_CASE("location_client v2 against the emulator: queries, subscription, notif
     auto s = scenario::load(std::filesystem::path(MIGRATE_TEST_DATA_DIR) / "mec" / "monaco-dual-mep-short-path.json");
     REQUIRE_OK(s);
     emulator_options o;
-    // The client's sandbox prefix is one path segment (the sandbox's "/<sandbox>/mep1" does
-    // not fit it yet), so the emulator serves under "/sbx1" here.
-    o.base_path = "/sbx1";
+    // The ETSI MEC Sandbox's two-segment prefix, "/<sandbox>/mep1", on both sides.
+    o.base_path = "/sbx1/mep1";
     o.time_scale = 0;
     auto emu = emulator::start(std::move(*s), o);
     REQUIRE_OK(emu);
 
     client_options co;
     co.base_url = fmt::format("http://127.0.0.1:{}", (*emu)->port());
-    co.sandbox = "sbx1";
+    co.sandbox = "sbx1/mep1";
     location_client loc(co);
 
     auto zones = loc.zones();
