@@ -250,24 +250,7 @@ void emulator::impl::add_ams_routes(net::http_router& r) {
         }
         return http_response::ok({{"_links", {{"self", {{"href", url_of(q.target)}}}}}, {"subscription", std::move(links)}});
     });
-    auto find_sub = [this](const http_request& q) {
-        return std::find_if(ams_subs.begin(), ams_subs.end(), [&](auto& s) { return s.id == q.param("subscriptionId"); });
-    };
-    r.route("GET", b + "/subscriptions/{subscriptionId}", [this, find_sub](const http_request& q) {
-        std::lock_guard lock(m);
-        expire_locked();
-        auto it = find_sub(q);
-        if (it == ams_subs.end()) return http_response::problem(404, fmt::format("no subscription '{}'", q.param("subscriptionId")), q.path);
-        return http_response::ok(it->body);
-    });
-    r.route("DELETE", b + "/subscriptions/{subscriptionId}", [this, find_sub](const http_request& q) {
-        std::lock_guard lock(m);
-        expire_locked();
-        auto it = find_sub(q);
-        if (it == ams_subs.end()) return http_response::problem(404, fmt::format("no subscription '{}'", q.param("subscriptionId")), q.path);
-        ams_subs.erase(it);
-        return http_response::no_content();
-    });
+    add_subscription_item_routes(r, b + "/subscriptions", ams_subs);
 }
 
 }  // namespace migrate::mec

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -156,6 +157,32 @@ struct emulator::impl {
 
     net::http_router routes();
     void add_sim_routes(net::http_router& r);
+    /// GET and DELETE `<collection>/{subscriptionId}` for the subscriptions kept in `subs` (each
+    /// with an `id` and the `body` it answers), under the lock, expired ones dropped first.
+    template <class Subscription>
+    void add_subscription_item_routes(net::http_router& r, const std::string& collection, std::vector<Subscription>& subs) {
+        auto* list = &subs;
+        auto find = [list](const net::http_request& q) {
+            return std::find_if(list->begin(), list->end(), [&](const auto& s) { return s.id == q.param("subscriptionId"); });
+        };
+        auto missing = [](const net::http_request& q) {
+            return net::http_response::problem(404, fmt::format("no subscription '{}'", q.param("subscriptionId")), q.path);
+        };
+        r.route("GET", collection + "/{subscriptionId}", [this, list, find, missing](const net::http_request& q) {
+            std::lock_guard lock(m);
+            expire_locked();
+            auto it = find(q);
+            return it == list->end() ? missing(q) : net::http_response::ok(it->body);
+        });
+        r.route("DELETE", collection + "/{subscriptionId}", [this, list, find, missing](const net::http_request& q) {
+            std::lock_guard lock(m);
+            expire_locked();
+            auto it = find(q);
+            if (it == list->end()) return missing(q);
+            list->erase(it);
+            return net::http_response::no_content();
+        });
+    }
 
     // MEC013
     void add_location_routes(net::http_router& r);

@@ -144,24 +144,7 @@ void emulator::impl::add_rnis_routes(net::http_router& r) {
             for (auto& s : rnis_subs) links.push_back({{"href", s.body["_links"]["self"]["href"]}, {"subscriptionType", "CellChangeSubscription"}});
         return http_response::ok({{"_links", {{"self", {{"href", url_of(q.target)}}}, {"subscription", std::move(links)}}}});
     });
-    auto find_sub = [this](const http_request& q) {
-        return std::find_if(rnis_subs.begin(), rnis_subs.end(), [&](auto& s) { return s.id == q.param("subscriptionId"); });
-    };
-    r.route("GET", b + "/subscriptions/{subscriptionId}", [this, find_sub](const http_request& q) {
-        std::lock_guard lock(m);
-        expire_locked();
-        auto it = find_sub(q);
-        if (it == rnis_subs.end()) return http_response::problem(404, fmt::format("no subscription '{}'", q.param("subscriptionId")), q.path);
-        return http_response::ok(it->body);
-    });
-    r.route("DELETE", b + "/subscriptions/{subscriptionId}", [this, find_sub](const http_request& q) {
-        std::lock_guard lock(m);
-        expire_locked();
-        auto it = find_sub(q);
-        if (it == rnis_subs.end()) return http_response::problem(404, fmt::format("no subscription '{}'", q.param("subscriptionId")), q.path);
-        rnis_subs.erase(it);
-        return http_response::no_content();
-    });
+    add_subscription_item_routes(r, b + "/subscriptions", rnis_subs);
 }
 
 }  // namespace migrate::mec

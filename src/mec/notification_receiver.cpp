@@ -379,6 +379,34 @@ result<void> exists(api_client& api, const std::string& path_prefix, const std::
     return {};
 }
 
+/// on_notification for a typed handler: parse the body with `parse`, then hand both to `on`.
+template <class Notification>
+std::function<result<void>(const json&)> parsed(result<Notification> (*parse)(const json&),
+                                                 std::function<result<void>(const Notification&, const json&)> on) {
+    return [parse, on = std::move(on)](const json& body) -> result<void> {
+        auto n = parse(body);
+        if (!n) return n.error();
+        return on(*n, body);
+    };
+}
+
+/// create for the subscriptions whose lifetime is an expiryDeadline (MEC012, MEC021): asks for
+/// `lifetime` when given, and the lease ends at the deadline the platform granted (or asked).
+template <class Client, class Subscription>
+std::function<result<subscription_lease>(const std::string&)> create_with_deadline(
+    std::shared_ptr<Client> client, Subscription s, std::optional<std::chrono::seconds> lifetime,
+    result<Subscription> (Client::*subscribe)(const Subscription&)) {
+    return [client, s, lifetime, subscribe](const std::string& cb) -> result<subscription_lease> {
+        auto want = s;
+        want.callback_url = cb;
+        if (lifetime) want.expiry_deadline = to_time_stamp(sys_clock::now() + *lifetime);
+        auto got = ((*client).*subscribe)(want);
+        if (!got) return got.error();
+        auto deadline = got->expiry_deadline ? got->expiry_deadline : want.expiry_deadline;
+        return subscription_lease{got->self_url, deadline ? std::optional(to_time_point(*deadline)) : std::nullopt};
+    };
+}
+
 std::optional<sys_clock::time_point> after_seconds(std::optional<std::int64_t> s) {
     if (!s || *s <= 0) return std::nullopt;   // MEC013: 0 = the platform's default, not known here
     return sys_clock::now() + std::chrono::seconds(*s);
@@ -399,11 +427,7 @@ subscription_spec zonal_traffic_subscription_spec(client_options platform, locat
     };
     spec.remove = [client](const std::string& url) { return client->unsubscribe_zonal_traffic(url); };
     spec.check = [client](const std::string& url) { return exists(client->api(), "/subscriptions/zonalTraffic/", url); };
-    spec.on_notification = [on = std::move(on)](const json& body) -> result<void> {
-        auto n = parse_zonal_presence_notification(body);
-        if (!n) return n.error();
-        return on(*n, body);
-    };
+    spec.on_notification = parsed(&parse_zonal_presence_notification, std::move(on));
     return spec;
 }
 
@@ -421,11 +445,7 @@ subscription_spec user_tracking_subscription_spec(client_options platform, locat
     };
     spec.remove = [client](const std::string& url) { return client->unsubscribe_user_tracking(url); };
     spec.check = [client](const std::string& url) { return exists(client->api(), "/subscriptions/userTracking/", url); };
-    spec.on_notification = [on = std::move(on)](const json& body) -> result<void> {
-        auto n = parse_zonal_presence_notification(body);
-        if (!n) return n.error();
-        return on(*n, body);
-    };
+    spec.on_notification = parsed(&parse_zonal_presence_notification, std::move(on));
     return spec;
 }
 
@@ -434,22 +454,10 @@ subscription_spec cell_change_subscription_spec(client_options platform, cell_ch
     auto client = shared_client(rnis_client(std::move(platform)));
     subscription_spec spec;
     spec.name = fmt::format("rnis CellChangeSubscription {}", s.app_instance_id);
-    spec.create = [client, s, lifetime](const std::string& cb) -> result<subscription_lease> {
-        auto want = s;
-        want.callback_url = cb;
-        if (lifetime) want.expiry_deadline = to_time_stamp(sys_clock::now() + *lifetime);
-        auto got = client->subscribe_cell_change(want);
-        if (!got) return got.error();
-        auto deadline = got->expiry_deadline ? got->expiry_deadline : want.expiry_deadline;
-        return subscription_lease{got->self_url, deadline ? std::optional(to_time_point(*deadline)) : std::nullopt};
-    };
+    spec.create = create_with_deadline(client, s, lifetime, &rnis_client::subscribe_cell_change);
     spec.remove = [client](const std::string& url) { return client->unsubscribe(url); };
     spec.check = [client](const std::string& url) { return exists(client->api(), "/subscriptions/", url); };
-    spec.on_notification = [on = std::move(on)](const json& body) -> result<void> {
-        auto n = parse_cell_change_notification(body);
-        if (!n) return n.error();
-        return on(*n, body);
-    };
+    spec.on_notification = parsed(&parse_cell_change_notification, std::move(on));
     return spec;
 }
 
@@ -459,22 +467,10 @@ subscription_spec mobility_procedure_subscription_spec(client_options platform, 
     auto client = shared_client(ams_client(std::move(platform)));
     subscription_spec spec;
     spec.name = fmt::format("ams MobilityProcedureSubscription {}", s.app_instance_id);
-    spec.create = [client, s, lifetime](const std::string& cb) -> result<subscription_lease> {
-        auto want = s;
-        want.callback_url = cb;
-        if (lifetime) want.expiry_deadline = to_time_stamp(sys_clock::now() + *lifetime);
-        auto got = client->subscribe_mobility_procedure(want);
-        if (!got) return got.error();
-        auto deadline = got->expiry_deadline ? got->expiry_deadline : want.expiry_deadline;
-        return subscription_lease{got->self_url, deadline ? std::optional(to_time_point(*deadline)) : std::nullopt};
-    };
+    spec.create = create_with_deadline(client, s, lifetime, &ams_client::subscribe_mobility_procedure);
     spec.remove = [client](const std::string& url) { return client->unsubscribe(url); };
     spec.check = [client](const std::string& url) { return exists(client->api(), "/subscriptions/", url); };
-    spec.on_notification = [on = std::move(on)](const json& body) -> result<void> {
-        auto n = parse_mobility_procedure_notification(body);
-        if (!n) return n.error();
-        return on(*n, body);
-    };
+    spec.on_notification = parsed(&parse_mobility_procedure_notification, std::move(on));
     return spec;
 }
 
