@@ -8,8 +8,7 @@
 // Scenario: the ETSI MEC Sandbox's Monaco `dual-mep-short-path` (mep1 in zone01, mep2 in
 // zone04); host a serves zones 01-02 (mep1), host b zones 03-04 (mep2). The emulator's clock is
 // paused: only forced moves happen, so the run is deterministic.
-#include "testbed_fixture.hpp"
-#include "workload_fixture.hpp"
+#include "mec_fixture.hpp"
 
 #include <migrate/checkpoint_move.hpp>
 #include <migrate/mec/emulator.hpp>
@@ -32,7 +31,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const char* const car = "10.100.0.1";
+const char* const car = mec_car;
 
 /// Decisions as the trigger delivers them (on its receiver's thread), for the test's thread.
 struct decision_inbox {
@@ -62,75 +61,10 @@ struct decision_inbox {
     }
 };
 
-/// The emulator on the client side, where A2's containers on both hosts reach it, paused;
-/// with `apps`, the MEC011/MEC021 app instances it runs.
-std::unique_ptr<mec::emulator> client_side_emulator(std::vector<mec::app_instance> apps = {}) {
-    auto s = mec::scenario::load(std::filesystem::path(MIGRATE_TEST_DATA_DIR) / "mec" / "monaco-dual-mep-short-path.json");
-    REQUIRE_OK(s);
-    mec::emulator_options o;
-    o.address = shared_testbed().client_address();
-    o.base_path = "/sbx1/mep1";
-    o.time_scale = 0;
-    o.app_instances = std::move(apps);
-    auto emu = mec::emulator::start(std::move(*s), o);
-    REQUIRE_OK(emu);
-    return std::move(*emu);
-}
+/// A2 on host a (mec_fixture.hpp), moved to b when a trigger says so.
+struct a2_at_a : a2_reading_mec {
+    using a2_reading_mec::a2_reading_mec;
 
-mec::client_options platform_of(const mec::emulator& emu) {
-    mec::client_options c;
-    c.base_url = fmt::format("http://{}:{}", shared_testbed().client_address(), emu.port());
-    c.sandbox = "sbx1/mep1";
-    return c;
-}
-
-/// The first access point of `zone` in the scenario.
-std::string access_point_in(const mec::emulator& emu, const std::string& zone) {
-    auto* z = emu.model().find_zone(zone);
-    REQUIRE(z);
-    REQUIRE_FALSE(z->access_points.empty());
-    return z->access_points.front();
-}
-
-/// A2 on host a, reading the car's zone from the emulator's Location API.
-struct a2_at_a {
-    docker::engine a = engine_on("a");
-    docker::engine b = engine_on("b");
-    workload::a2_counter_config cfg;
-    std::string addr;
-
-    a2_at_a(const mec::emulator& emu, const std::string& name) {
-        wl::ensure_workload_images(a);
-        wl::ensure_workload_images(b);
-        cfg = {.name = name, .image = wl::a2_image,
-               .zone_url = emu.url() + "/location/v2/queries/users?address=" + car,
-               .zone_format = workload::a2_zone_format::mec_location,
-               .network = wl::service_network("a"), .volume = name + "-data", .port = 8080,
-               .interval = 100ms};
-        wl::discard(a, cfg.name, cfg.volume);
-        wl::discard(b, cfg.name, cfg.volume);
-        REQUIRE_OK(a.create_volume(cfg.volume));
-        auto id = a.create(workload::a2_counter_spec(cfg));
-        REQUIRE_OK(id);
-        REQUIRE_OK(a.start(*id));
-        addr = wl::address_of(a, cfg.name, cfg.network);
-        REQUIRE(wl::eventually([&] { return workload::a2_udp_count(addr, cfg.port, 200ms).has_value(); }, 10s));
-    }
-    ~a2_at_a() {
-        wl::discard(a, cfg.name, cfg.volume);
-        wl::discard(b, cfg.name, cfg.volume);
-    }
-    /// Waits until A2 at `where` has seen `zone`; its count then.
-    std::uint64_t sees(const std::string& where, const std::string& zone) {
-        INFO("A2 at " << where << " should see " << zone);
-        std::uint64_t count = 0;
-        REQUIRE(wl::eventually([&] {
-            auto st = workload::a2_get_state(where, cfg.port, 300ms);
-            if (st && st->zone == zone) count = st->count;
-            return st && st->zone == zone;
-        }, 10s));
-        return count;
-    }
     /// The migration `d` asks for: A2 flushes and holds, CRIU moves it live from a to b, a
     /// client probing its UDP count measures the downtime; A2 resumes at b by itself with the
     /// count it had at a (checked into the report).
@@ -180,7 +114,7 @@ TEST_CASE("MEC end to end: the emulator moves the car, the location trigger deci
     CHECK(app.sees(app.addr, z1) == 0);
 
     mec_location_trigger_options to;
-    to.platform = platform_of(*emu);
+    to.platform = platform_options(*emu);
     to.users = {car};
     to.zone_hosts = {{z1, "a"}, {z2, "a"}, {z3, "b"}, {z4, "b"}};
     auto trig = mec_location_trigger::make(to);
@@ -227,7 +161,7 @@ TEST_CASE("MEC end to end: the AMS announces the car's move out of mep1, the mec
     CHECK(app.sees(app.addr, "zone01") == 0);
 
     mec_ams_trigger_options to;
-    to.platform = platform_of(*emu);
+    to.platform = platform_options(*emu);
     to.app_instance_id = "a2-mep1";
     to.devices = {{"UE_IPv4_ADDRESS", car}};
     to.app_instance_hosts = {{"a2-mep1", "a"}, {"a2-mep2", "b"}};

@@ -4,8 +4,7 @@
 // follows the car through the Location API; the test moves the car into zone03 (host b's
 // area) and migratectl moves A2 from a to b with a real CRIU migration, prints the decision
 // and the report as one JSON line, deletes its subscription and exits 0 after that one move.
-#include "testbed_fixture.hpp"
-#include "workload_fixture.hpp"
+#include "mec_fixture.hpp"
 
 #include <migrate/detail/process.hpp>
 #include <migrate/mec/client.hpp>
@@ -27,37 +26,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const char* const car = "10.100.0.1";
-const char* const sandbox = "sbx1/mep1";
-
-/// Paused, on the client side; with `apps`, the MEC021 app instances it runs.
-std::unique_ptr<mec::emulator> client_side_emulator(std::vector<mec::app_instance> apps = {}) {
-    auto s = mec::scenario::load(std::filesystem::path(MIGRATE_TEST_DATA_DIR) / "mec" / "monaco-dual-mep-short-path.json");
-    REQUIRE_OK(s);
-    mec::emulator_options o;
-    o.address = shared_testbed().client_address();
-    o.base_path = std::string("/") + sandbox;
-    o.time_scale = 0;
-    o.app_instances = std::move(apps);
-    auto emu = mec::emulator::start(std::move(*s), o);
-    REQUIRE_OK(emu);
-    return std::move(*emu);
-}
-
-std::string platform_of(const mec::emulator& emu) {
-    return fmt::format("http://{}:{}", shared_testbed().client_address(), emu.port());
-}
-
-std::string access_point_in(const mec::emulator& emu, const std::string& zone) {
-    auto* z = emu.model().find_zone(zone);
-    REQUIRE(z);
-    REQUIRE_FALSE(z->access_points.empty());
-    return z->access_points.front();
-}
+const char* const car = mec_car;
+const char* const sandbox = mec_sandbox;
 
 /// The zonal traffic subscriptions the emulator holds now.
 std::size_t zonal_subscriptions(const mec::emulator& emu) {
-    mec::api_client c({.base_url = platform_of(emu), .sandbox = sandbox}, "location/v2");
+    mec::api_client c({.base_url = platform_url(emu), .sandbox = sandbox}, "location/v2");
     auto list = c.call("GET", "/subscriptions/zonalTraffic");
     REQUIRE_OK(list);
     return list->at("notificationSubscriptionList").at("zonalTrafficSubscription").size();
@@ -120,38 +94,9 @@ struct background_follow {
     }
 };
 
-/// A2 on host a reading the car's zone from the emulator; removed from both hosts at the end.
-struct a2_on_a {
-    docker::engine a = engine_on("a");
-    docker::engine b = engine_on("b");
-    workload::a2_counter_config cfg;
-
-    a2_on_a(const mec::emulator& emu, const std::string& zone) {
-        wl::ensure_workload_images(a);
-        wl::ensure_workload_images(b);
-        cfg = {.name = "follow-cli-a2", .image = wl::a2_image,
-               .zone_url = emu.url() + "/location/v2/queries/users?address=" + car,
-               .zone_format = workload::a2_zone_format::mec_location,
-               .network = wl::service_network("a"), .volume = "follow-cli-a2-data", .port = 8080,
-               .interval = 100ms};
-        wl::discard(a, cfg.name, cfg.volume);
-        wl::discard(b, cfg.name, cfg.volume);
-        REQUIRE_OK(a.create_volume(cfg.volume));
-        auto id = a.create(workload::a2_counter_spec(cfg));
-        REQUIRE_OK(id);
-        REQUIRE_OK(a.start(*id));
-        const auto addr = wl::address_of(a, cfg.name, cfg.network);
-        REQUIRE(wl::eventually([&] {
-            auto st = workload::a2_get_state(addr, cfg.port, 300ms);
-            return st && st->zone == zone;
-        }, 10s));
-    }
-    ~a2_on_a() {
-        wl::discard(a, cfg.name, cfg.volume);
-        wl::discard(b, cfg.name, cfg.volume);
-    }
-    a2_on_a(const a2_on_a&) = delete;
-    a2_on_a& operator=(const a2_on_a&) = delete;
+/// A2 on host a (mec_fixture.hpp) once it has seen the car in `zone`.
+struct a2_on_a : a2_reading_mec {
+    a2_on_a(const mec::emulator& emu, const std::string& zone) : a2_reading_mec(emu, "follow-cli-a2") { sees(addr, zone); }
 
     /// What `follow` printed and did after its one move: one JSON line naming the decision a -> b
     /// and a successful report; A2 runs on b (not on a) and reads `zone` there.
@@ -194,7 +139,7 @@ TEST_CASE("migratectl follow: the car enters host b's zone, migratectl moves A2 
     a2_on_a app(*emu, "zone02");
 
     background_follow follow({"--testbed", shared_testbed_name(), "--container", app.cfg.name, "--strategy", "checkpoint",
-                              "--trigger", "location", "--platform", platform_of(*emu), "--sandbox", sandbox,
+                              "--trigger", "location", "--platform", platform_url(*emu), "--sandbox", sandbox,
                               "--zone-host", "zone01=a", "--zone-host", "zone02=a", "--zone-host", "zone03=b",
                               "--zone-host", "zone04=b", "--user", car, "--moves", "1", "--duration", "120", "--json"});
     INFO("migratectl stderr:\n" << follow.err());
@@ -217,7 +162,7 @@ TEST_CASE("migratectl follow --trigger ams: the AMS moves the car out of mep1, m
     a2_on_a app(*emu, "zone01");
 
     background_follow follow({"--testbed", shared_testbed_name(), "--container", app.cfg.name, "--strategy", "checkpoint",
-                              "--trigger", "ams", "--platform", platform_of(*emu), "--sandbox", sandbox,
+                              "--trigger", "ams", "--platform", platform_url(*emu), "--sandbox", sandbox,
                               "--app-instance", "a2-mep1", "--app-instance-host", "a2-mep1=a",
                               "--app-instance-host", "a2-mep2=b", "--user", car, "--register-devices",
                               "--moves", "1", "--duration", "120", "--json"});
@@ -240,7 +185,7 @@ TEST_CASE("migratectl follow: a move that fails (its name taken on b) exits 1, t
     REQUIRE_OK(squatter);
 
     background_follow follow({"--testbed", shared_testbed_name(), "--container", app.cfg.name, "--strategy", "checkpoint",
-                              "--trigger", "location", "--platform", platform_of(*emu), "--sandbox", sandbox,
+                              "--trigger", "location", "--platform", platform_url(*emu), "--sandbox", sandbox,
                               "--zone-host", "zone02=a", "--zone-host", "zone03=b", "--user", car, "--moves", "1",
                               "--duration", "120", "--json"});
     INFO("migratectl stderr:\n" << follow.err());
@@ -270,7 +215,7 @@ TEST_CASE("migratectl follow: a decision for the host the container is on is pri
     REQUIRE_OK(emu->force(car, access_point_in(*emu, "zone02")));
     // The platform has the car in a's area; the operator says the container is on b already.
     background_follow follow({"--testbed", shared_testbed_name(), "--container", "follow-cli-nobody", "--at", "b",
-                              "--trigger", "location", "--platform", platform_of(*emu), "--sandbox", sandbox,
+                              "--trigger", "location", "--platform", platform_url(*emu), "--sandbox", sandbox,
                               "--zone-host", "zone02=a", "--zone-host", "zone03=b", "--user", car, "--json"});
     INFO("migratectl stderr:\n" << follow.err());
     REQUIRE(follow.watching());
