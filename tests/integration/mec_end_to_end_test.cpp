@@ -8,6 +8,7 @@
 // Scenario: the ETSI MEC Sandbox's Monaco `dual-mep-short-path` (mep1 in zone01, mep2 in
 // zone04); host a serves zones 01-02 (mep1), host b zones 03-04 (mep2). The emulator's clock is
 // paused: only forced moves happen, so the run is deterministic.
+#include "../decision_log.hpp"
 #include "mec_fixture.hpp"
 
 #include <migrate/checkpoint_move.hpp>
@@ -21,9 +22,6 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
-#include <condition_variable>
-#include <deque>
-#include <mutex>
 
 using namespace migrate;
 using namespace migrate::test;
@@ -33,33 +31,6 @@ namespace {
 
 const char* const car = mec_car;
 
-/// Decisions as the trigger delivers them (on its receiver's thread), for the test's thread.
-struct decision_inbox {
-    std::mutex m;
-    std::condition_variable cv;
-    std::deque<migration_decision> q;
-    std::size_t total = 0;
-
-    trigger::decision_handler handler() {
-        return [this](const migration_decision& d) {
-            std::lock_guard lock(m);
-            q.push_back(d);
-            ++total;
-            cv.notify_all();
-        };
-    }
-    std::optional<migration_decision> next(std::chrono::milliseconds within) {
-        std::unique_lock lock(m);
-        if (!cv.wait_for(lock, within, [&] { return !q.empty(); })) return std::nullopt;
-        auto d = q.front();
-        q.pop_front();
-        return d;
-    }
-    std::size_t count() {
-        std::lock_guard lock(m);
-        return total;
-    }
-};
 
 /// A2 on host a (mec_fixture.hpp), moved to b when a trigger says so.
 struct a2_at_a : a2_reading_mec {
@@ -119,33 +90,32 @@ TEST_CASE("MEC end to end: the emulator moves the car, the location trigger deci
     to.zone_hosts = {{z1, "a"}, {z2, "a"}, {z3, "b"}, {z4, "b"}};
     auto trig = mec_location_trigger::make(to);
     REQUIRE_OK(trig);
-    decision_inbox inbox;
-    REQUIRE_OK((*trig)->start(inbox.handler()));
+    decision_log decisions;
+    REQUIRE_OK((*trig)->start(decisions.handler()));
     CHECK((*trig)->host_of(car) == std::optional<std::string>("a"));
 
     // zone01 -> zone02: a change A2 counts, but a still serves it: no decision.
     REQUIRE_OK(emu->force(car, access_point_in(*emu, z2)));
     CHECK(app.sees(app.addr, z2) == 1);
-    CHECK_FALSE(inbox.next(1500ms).has_value());
+    CHECK_FALSE(decisions.wait_for(1, 1500ms));
 
     // zone02 -> zone03: b's area. The trigger decides a -> b; A2 moves.
     REQUIRE_OK(emu->force(car, access_point_in(*emu, z3)));
-    auto d = inbox.next(10s);
-    REQUIRE(d.has_value());
-    INFO(json(*d).dump());
-    CHECK(d->subject == car);
-    CHECK(d->from == "a");
-    CHECK(d->to == "b");
+    REQUIRE(decisions.wait_for(1, 10s));
+    auto d = decisions.at(0);
+    INFO(json(d).dump());
+    CHECK(d.subject == car);
+    CHECK(d.from == "a");
+    CHECK(d.to == "b");
     CHECK(app.sees(app.addr, z3) == 2);
-    auto report = app.move_to_b(*d);
+    auto report = app.move_to_b(d);
 
     // At b it keeps counting the car's zones from the emulator; moves within b's area decide nothing.
     REQUIRE_OK(emu->force(car, access_point_in(*emu, z4)));
     CHECK(app.sees(app.addr, z4) == 3);
     REQUIRE_OK(emu->force(car, access_point_in(*emu, z3)));
     CHECK(app.sees(app.addr, z3) == 4);
-    CHECK_FALSE(inbox.next(1500ms).has_value());
-    CHECK(inbox.count() == 1);
+    CHECK_FALSE(decisions.wait_for(2, 1500ms));
     CHECK((*trig)->stats().decisions == 1);
     (*trig)->stop();
     WARN(report.to_text());
@@ -168,20 +138,20 @@ TEST_CASE("MEC end to end: the AMS announces the car's move out of mep1, the mec
     to.register_devices = true;   // the AMS announces only devices registered with the source instance
     auto trig = mec_ams_trigger::make(to);
     REQUIRE_OK(trig);
-    decision_inbox inbox;
-    REQUIRE_OK((*trig)->start(inbox.handler()));
+    decision_log decisions;
+    REQUIRE_OK((*trig)->start(decisions.handler()));
 
     // zone01 (mep1) -> zone04 (mep2): INTERHOST_MOVEOUT_TRIGGERED to a2-mep1, target a2-mep2.
     REQUIRE_OK(emu->force(car, access_point_in(*emu, "zone04")));
-    auto d = inbox.next(10s);
-    REQUIRE(d.has_value());
-    INFO(json(*d).dump());
-    CHECK(d->subject == car);
-    CHECK(d->from == "a");
-    CHECK(d->to == "b");
-    CHECK(d->evidence.value("target_app_instance_id", "") == "a2-mep2");
+    REQUIRE(decisions.wait_for(1, 10s));
+    auto d = decisions.at(0);
+    INFO(json(d).dump());
+    CHECK(d.subject == car);
+    CHECK(d.from == "a");
+    CHECK(d.to == "b");
+    CHECK(d.evidence.value("target_app_instance_id", "") == "a2-mep2");
     CHECK(app.sees(app.addr, "zone04") == 1);
-    auto report = app.move_to_b(*d);
+    auto report = app.move_to_b(d);
     // Counting on at b.
     REQUIRE_OK(emu->force(car, access_point_in(*emu, "zone03")));
     CHECK(app.sees(app.addr, "zone03") == 2);

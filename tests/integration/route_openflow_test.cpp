@@ -14,6 +14,7 @@
 #include <migrate/testbed/packet_socket.hpp>
 #include <migrate/trigger/sdn.hpp>
 
+#include "../decision_log.hpp"
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
@@ -24,6 +25,8 @@ using namespace migrate;
 namespace of = migrate::openflow;
 namespace ovs = migrate::testbed::ovs;
 using std::chrono::milliseconds;
+
+using migrate::test::decision_log;
 
 namespace {
 
@@ -140,27 +143,6 @@ route_change first_route(route_switch& rs, const service_instance& to, std::uint
     return c;
 }
 
-// The decisions a trigger delivered (on its own thread), for the test's thread to wait on.
-struct decision_log {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::vector<migration_decision> seen;
-    trigger::decision_handler handler() {
-        return [this](const migration_decision& d) {
-            std::lock_guard lk(mu);
-            seen.push_back(d);
-            cv.notify_all();
-        };
-    }
-    bool wait_for(std::size_t n) {
-        std::unique_lock lk(mu);
-        return cv.wait_for(lk, std::chrono::seconds{3}, [&] { return seen.size() >= n; });
-    }
-    std::vector<migration_decision> decisions() {
-        std::lock_guard lk(mu);
-        return seen;
-    }
-};
 
 service_instance instance(const std::string& host, const std::string& id, const std::string& address) {
     return service_instance{host, id, address, coap};

@@ -6,6 +6,7 @@
 #include <migrate/mec/emulator.hpp>
 #include <migrate/trigger/mec_location.hpp>
 
+#include "../decision_log.hpp"
 #include <catch2/catch.hpp>
 
 #include <condition_variable>
@@ -14,6 +15,8 @@
 
 using namespace migrate;
 using namespace std::chrono_literals;
+
+using migrate::test::decision_log;
 
 namespace {
 
@@ -27,28 +30,6 @@ std::unique_ptr<mec::emulator> paused_emulator() {
     return std::move(*emu);
 }
 
-/// Decisions as they arrive on the receiver's threads.
-struct decision_log {
-    std::mutex m;
-    std::condition_variable cv;
-    std::vector<migration_decision> got;
-
-    trigger::decision_handler handler() {
-        return [this](const migration_decision& d) {
-            std::lock_guard lk(m);
-            got.push_back(d);
-            cv.notify_all();
-        };
-    }
-    bool wait_for(std::size_t n, std::chrono::milliseconds within = 5s) {
-        std::unique_lock lk(m);
-        return cv.wait_for(lk, within, [&] { return got.size() >= n; });
-    }
-    std::size_t size() {
-        std::lock_guard lk(m);
-        return got.size();
-    }
-};
 
 /// Another access point of `zone` than `not_this`.
 std::string other_access_point(const mec::emulator& emu, const std::string& zone, const std::string& not_this) {
@@ -85,7 +66,7 @@ TEST_CASE("mec_location (zonal traffic): a UE entering mep1's zone from mep2's i
     wait_notified(*emu, 2);   // Leaving zone04 and Entering zone01
     std::this_thread::sleep_for(100ms);
     REQUIRE(log.size() == 1);
-    auto d = log.got[0];
+    auto d = log.at(0);
     CHECK(d.subject == "10.1.0.4");
     CHECK(d.from == "mep2");
     CHECK(d.to == "mep1");
@@ -106,8 +87,8 @@ TEST_CASE("mec_location (zonal traffic): a UE entering mep1's zone from mep2's i
     // Back to zone04: mep1 -> mep2.
     REQUIRE_OK(emu->force("10.1.0.4", emu->model().find_zone("zone04")->access_points.front()));
     REQUIRE(log.wait_for(2));
-    CHECK(log.got[1].from == "mep1");
-    CHECK(log.got[1].to == "mep2");
+    CHECK(log.at(1).from == "mep1");
+    CHECK(log.at(1).to == "mep2");
 
     // Stopped: the subscriptions are gone at the platform, so a move notifies nobody.
     wait_notified(*emu, 5);   // the emulator counts a POST once answered, after our decision
@@ -143,11 +124,11 @@ TEST_CASE("mec_location (user tracking): access point map wins over the zone; un
 
     REQUIRE_OK(emu->force("10.1.0.4", ap_b));
     REQUIRE(log.wait_for(1));
-    CHECK(log.got[0].subject == "10.1.0.4");   // without "acr:"
-    CHECK(log.got[0].from == "mep2");
-    CHECK(log.got[0].to == "mep-b");
-    CHECK(log.got[0].evidence["event"] == "Transferring");
-    CHECK(log.got[0].evidence["previous_access_point"] == ap_a);
+    CHECK(log.at(0).subject == "10.1.0.4");   // without "acr:"
+    CHECK(log.at(0).from == "mep2");
+    CHECK(log.at(0).to == "mep-b");
+    CHECK(log.at(0).evidence["event"] == "Transferring");
+    CHECK(log.at(0).evidence["previous_access_point"] == ap_a);
     (*t)->stop();
 }
 
@@ -205,7 +186,7 @@ TEST_CASE("mec_location: subscriptions with a duration are renewed before the em
     }
     REQUIRE_OK(emu->force("10.1.0.4", "4g-macro-cell-1"));
     REQUIRE(log.wait_for(1));
-    CHECK(log.got[0].to == "mep1");
+    CHECK(log.at(0).to == "mep1");
     (*t)->stop();
 }
 
@@ -236,7 +217,7 @@ TEST_CASE("mec_location: a subscription the platform dropped silently is found g
 
     REQUIRE_OK(emu->force("10.1.0.4", "4g-macro-cell-1"));
     REQUIRE(log.wait_for(1));
-    CHECK(log.got[0].to == "mep1");
+    CHECK(log.at(0).to == "mep1");
     (*t)->stop();
 }
 
@@ -264,14 +245,14 @@ TEST_CASE("mec_location: two triggers share one receiver; stopping one leaves th
     REQUIRE_OK(emu->force("10.1.0.4", "4g-macro-cell-1"));
     REQUIRE(log1.wait_for(1));
     REQUIRE(log2.wait_for(1));
-    CHECK(log1.got[0].to == "mep1");
-    CHECK(log2.got[0].to == "mep1");
+    CHECK(log1.at(0).to == "mep1");
+    CHECK(log2.at(0).to == "mep1");
 
     (*t1)->stop();
     CHECK(shared->subscriptions().size() == 1);
     REQUIRE_OK(emu->force("10.1.0.4", emu->model().find_zone("zone04")->access_points.front()));
     REQUIRE(log2.wait_for(2));
-    CHECK(log2.got[1].to == "mep2");
+    CHECK(log2.at(1).to == "mep2");
     std::this_thread::sleep_for(100ms);
     CHECK(log1.size() == 1);
     (*t2)->stop();

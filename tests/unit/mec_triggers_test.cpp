@@ -13,6 +13,7 @@
 #include <migrate/trigger/mec_location.hpp>
 #include <migrate/trigger/mec_rnis.hpp>
 
+#include "../decision_log.hpp"
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
@@ -26,6 +27,8 @@ using namespace std::chrono_literals;
 using migrate::test::canned_reply;
 using migrate::test::mec_test_server;
 using migrate::test::recorded_request;
+
+using migrate::test::decision_log;
 
 namespace {
 
@@ -87,22 +90,6 @@ test::beast_reply notify(const std::string& url, const std::string& body) {
     return test::beast_exchange(port, "POST", rest.substr(slash), body);
 }
 
-struct decision_log {
-    std::mutex m;
-    std::condition_variable cv;
-    std::vector<migration_decision> got;
-    trigger::decision_handler handler() {
-        return [this](const migration_decision& d) {
-            std::lock_guard lk(m);
-            got.push_back(d);
-            cv.notify_all();
-        };
-    }
-    std::size_t size() {
-        std::lock_guard lk(m);
-        return got.size();
-    }
-};
 
 template <class Pred>
 bool eventually(Pred p, std::chrono::milliseconds within = 5s) {
@@ -263,12 +250,12 @@ TEST_CASE("mec_rnis: IN_PREPARATION decides early, COMPLETED of the same handove
 
     REQUIRE(notify(local, cell_change(1, "ACBDEFA", "FEDCBAA").dump()).status == 204);   // IN_PREPARATION
     REQUIRE(log.size() == 1);
-    CHECK(log.got[0].subject == "10.100.0.1");
-    CHECK(log.got[0].from == "mep1");
-    CHECK(log.got[0].to == "mep2");
-    CHECK_THAT(log.got[0].reason, Catch::Contains("early warning"));
-    CHECK(log.got[0].evidence["ho_status"] == "IN_PREPARATION");
-    CHECK(log.got[0].evidence["target_cells"] == json::array({"FEDCBAA"}));
+    CHECK(log.at(0).subject == "10.100.0.1");
+    CHECK(log.at(0).from == "mep1");
+    CHECK(log.at(0).to == "mep2");
+    CHECK_THAT(log.at(0).reason, Catch::Contains("early warning"));
+    CHECK(log.at(0).evidence["ho_status"] == "IN_PREPARATION");
+    CHECK(log.at(0).evidence["target_cells"] == json::array({"FEDCBAA"}));
     REQUIRE(notify(local, cell_change(2, "ACBDEFA", "FEDCBAA").dump()).status == 204);   // IN_EXECUTION
     REQUIRE(notify(local, cell_change(3, "ACBDEFA", "FEDCBAA").dump()).status == 204);   // COMPLETED
     CHECK(log.size() == 1);   // one handover, one decision
@@ -278,17 +265,17 @@ TEST_CASE("mec_rnis: IN_PREPARATION decides early, COMPLETED of the same handove
     // The next handover is seen first as COMPLETED: it decides then.
     REQUIRE(notify(local, cell_change(3, "FEDCBAA", "ACBDEFA").dump()).status == 204);
     REQUIRE(log.size() == 2);
-    CHECK(log.got[1].from == "mep2");
-    CHECK(log.got[1].to == "mep1");
-    CHECK(log.got[1].evidence["ho_status"] == "COMPLETED");
+    CHECK(log.at(1).from == "mep2");
+    CHECK(log.at(1).to == "mep1");
+    CHECK(log.at(1).evidence["ho_status"] == "COMPLETED");
 
     // Prepared, then cancelled: the service goes back where the UE stayed.
     REQUIRE(notify(local, cell_change(1, "ACBDEFA", "FEDCBAA").dump()).status == 204);
     REQUIRE(notify(local, cell_change(5, "ACBDEFA", "FEDCBAA").dump()).status == 204);
     REQUIRE(log.size() == 4);
-    CHECK(log.got[3].from == "mep2");
-    CHECK(log.got[3].to == "mep1");
-    CHECK(log.got[3].evidence["ho_status"] == "CANCELLED");
+    CHECK(log.at(3).from == "mep2");
+    CHECK(log.at(3).to == "mep1");
+    CHECK(log.at(3).evidence["ho_status"] == "CANCELLED");
     CHECK((*t)->stats().undone == 1);
 
     // An unmapped target cell decides nothing.
@@ -319,11 +306,11 @@ TEST_CASE("mec_ams: INTERHOST_MOVEOUT_TRIGGERED with targetAppInfo is a decision
 
     REQUIRE(notify(local, moveout("INTERHOST_MOVEOUT_TRIGGERED", "demo3-instance-mep2").dump()).status == 204);
     REQUIRE(log.size() == 1);
-    CHECK(log.got[0].subject == "10.100.0.1");
-    CHECK(log.got[0].from == "mep1");
-    CHECK(log.got[0].to == "mep2");
-    CHECK(log.got[0].evidence["target_app_instance_id"] == "demo3-instance-mep2");
-    CHECK(log.got[0].evidence["target_endpoints"][0]["port"] == 31112);
+    CHECK(log.at(0).subject == "10.100.0.1");
+    CHECK(log.at(0).from == "mep1");
+    CHECK(log.at(0).to == "mep2");
+    CHECK(log.at(0).evidence["target_app_instance_id"] == "demo3-instance-mep2");
+    CHECK(log.at(0).evidence["target_endpoints"][0]["port"] == 31112);
     // Again for the same target (a platform repeating itself): no second move.
     REQUIRE(notify(local, moveout("INTERHOST_MOVEOUT_TRIGGERED", "demo3-instance-mep2").dump()).status == 204);
     REQUIRE(notify(local, moveout("INTERHOST_MOVEOUT_COMPLETED", "demo3-instance-mep2").dump()).status == 204);
@@ -367,7 +354,7 @@ TEST_CASE("mec_ams against the emulator: a registered UE moving to the other hos
 
     REQUIRE_OK((*emu)->force("10.1.0.4", "4g-macro-cell-1"));   // zone01: mep1
     REQUIRE(eventually([&] { return log.size() >= 1; }));
-    auto d = log.got[0];
+    auto d = log.at(0);
     CHECK(d.subject == "10.1.0.4");
     CHECK(d.from == "mep2");
     CHECK(d.to == "mep1");
@@ -410,9 +397,9 @@ TEST_CASE("mec_location v3: unwrapped subscription and notification; the previou
            {"timestamp", {{"seconds", 1977836800}, {"nanoSeconds", 0}}}, {"link", json::array()}};
     REQUIRE(notify(local, n.dump()).status == 204);
     REQUIRE(log.size() == 1);
-    CHECK(log.got[0].subject == "10.0.0.7");
-    CHECK(log.got[0].from == "mep1");
-    CHECK(log.got[0].to == "mep2");
+    CHECK(log.at(0).subject == "10.0.0.7");
+    CHECK(log.at(0).from == "mep1");
+    CHECK(log.at(0).to == "mep2");
     (*t)->stop();
     auto deletes = platform.requests("DELETE");
     REQUIRE(deletes.size() == 1);
@@ -456,7 +443,7 @@ TEST_CASE("mec_rnis against the emulator: a handover into the other host's cell 
     REQUIRE_OK((*emu)->force("10.1.0.4", target_ap));
     REQUIRE(eventually([&] { return (*t)->stats().confirmed >= 1; }));
     REQUIRE(log.size() == 1);   // IN_PREPARATION decided, COMPLETED confirmed
-    auto d = log.got[0];
+    auto d = log.at(0);
     CHECK(d.subject == "10.1.0.4");
     CHECK(d.from == "mep2");
     CHECK(d.to == "mep1");
